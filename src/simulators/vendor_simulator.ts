@@ -1,0 +1,39 @@
+/**
+ * The shape every vendor simulator has, so demo mode and the test helpers can start,
+ * break and feed any of them the same way.
+ *
+ * @module
+ */
+import type { SimServer } from "./sim_server.ts";
+
+/** Options every simulator accepts. */
+export interface SimulatorOptions {
+  /** 0 (default) picks a free loopback port. */
+  port?: number;
+  hostname?: string;
+}
+
+/** A running fake vendor endpoint. */
+export interface VendorSimulator extends AsyncDisposable {
+  /** The listening server: connections, received frames, drop/stop/restart controls. */
+  readonly server: SimServer;
+  /** The full WebSocket URL a client (the relay) dials. */
+  readonly url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  /** Emits one realistic, randomly chosen event (demo mode's steady trickle). */
+  emitRandom(random: () => number): void;
+  /**
+   * A relay `sources[]` entry that connects to this simulator with valid credentials
+   * (`kind`, `url` and the vendor's auth fields).
+   */
+  sourceConfig(name: string): Record<string, unknown>;
+}
+
+/** Picks one element of a non-empty list with `random` in [0, 1). */
+export function pick<T>(random: () => number, items: readonly T[]): T {
+  const item = items[Math.floor(random() * items.length)];
+  if (item === undefined) throw new RangeError("pick() needs a non-empty list");
+  return item;
+}
