@@ -14,8 +14,12 @@ export interface SimConnection {
   /** Increasing per simulator, starting at 1. */
   readonly id: number;
   readonly socket: WebSocket;
-  /** The upgrade request (headers, URL with query). */
+  /** The upgrade request (URL with query). Deno closes it once upgraded: read `headers`. */
   readonly request: Request;
+  /** A copy of the upgrade request's headers, readable after the upgrade. */
+  readonly headers: Headers;
+  /** The client's address. */
+  readonly remote: Deno.NetAddr;
   /** Per-connection protocol state the vendor file keeps. */
   state: Record<string, unknown>;
 }
@@ -33,7 +37,10 @@ export interface SimHandlers {
    * Called for every request before anything else. Return a response to answer it
    * (e.g. 401/403 refusals, REST endpoints); return `undefined` to go on to the upgrade.
    */
-  request?(req: Request): Response | undefined | Promise<Response | undefined>;
+  request?(
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | undefined | Promise<Response | undefined>;
   /** The subprotocol to answer with, if the vendor negotiates one. */
   protocol?(req: Request): string | undefined;
   onOpen?(conn: SimConnection): void;
@@ -105,7 +112,8 @@ export class SimServer {
       signal: abort.signal,
       onListen: () => resolve(),
     };
-    const handler = (req: Request) => this.#handle(req);
+    const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
+      this.#handle(req, info);
     this.#server = this.#options.tls
       ? Deno.serve({ ...base, cert: this.#options.tls.cert, key: this.#options.tls.key }, handler)
       : Deno.serve(base, handler);
@@ -171,8 +179,8 @@ export class SimServer {
     await this.stop();
   }
 
-  async #handle(req: Request): Promise<Response> {
-    const early = await this.#handlers.request?.(req);
+  async #handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    const early = await this.#handlers.request?.(req, info);
     if (early) {
       if (req.headers.get("upgrade")?.toLowerCase() === "websocket") this.refused++;
       return early;
@@ -181,8 +189,18 @@ export class SimServer {
       return new Response("Expected a WebSocket upgrade", { status: 426 });
     }
     const protocol = this.#handlers.protocol?.(req);
+    // Deno closes the request once upgraded, so keep what later handlers need first.
+    const headers = new Headers(req.headers);
+    const remote = info.remoteAddr;
     const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
-    const conn: SimConnection = { id: this.#nextId++, socket, request: req, state: {} };
+    const conn: SimConnection = {
+      id: this.#nextId++,
+      socket,
+      request: req,
+      headers,
+      remote,
+      state: {},
+    };
     this.accepted++;
     socket.onopen = () => {
       this.connections.add(conn);

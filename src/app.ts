@@ -1,0 +1,158 @@
+/**
+ * `createApp(deps)` wires the relay: hub, one supervisor per configured source, the relay
+ * service, the GraphQL schema, graphql-yoga for HTTP and graphql-ws for WebSockets. It is
+ * what `main.ts` serves and what tests start and stop.
+ *
+ * @module
+ */
+import { createYoga } from "graphql-yoga";
+import type { Config } from "./config.ts";
+import { buildRelaySchema } from "./graphql/schema.ts";
+import { createWsHandler, type WsHandler } from "./graphql/ws_handler.ts";
+import { Hub } from "./hub/hub.ts";
+import type { Clock } from "./platform/clock.ts";
+import { systemClock } from "./platform/clock.ts";
+import { createLogger, type Logger } from "./platform/log.ts";
+import { createRedactor, type Redactor } from "./platform/redact.ts";
+import { denoWebSocketFactory, type WebSocketFactory } from "./platform/websocket.ts";
+import { Relay, type RunningSource } from "./relay.ts";
+import { createHandler } from "./server/handler.ts";
+import { vendorModule } from "./upstreams/mod.ts";
+import { Supervisor } from "./upstreams/supervisor.ts";
+
+/** What the app needs; everything but `config` has a production default. */
+export interface AppDeps {
+  config: Config;
+  /** Secret values to mask everywhere (from config parsing). */
+  secrets?: readonly string[];
+  clock?: Clock;
+  random?: () => number;
+  socketFactory?: WebSocketFactory;
+  log?: Logger;
+  fetch?: typeof fetch;
+  readTextFile?: (path: string) => string;
+}
+
+/** A wired relay. */
+export interface App extends AsyncDisposable {
+  /** The HTTP handler for `Deno.serve`. */
+  fetch(req: Request): Response | Promise<Response>;
+  readonly relay: Relay;
+  readonly hub: Hub;
+  readonly ws: WsHandler;
+  readonly log: Logger;
+  readonly redact: Redactor;
+  /** Starts every supervisor (connects upstreams). */
+  start(): void;
+  /** Stops upstreams and closes client sockets. */
+  close(): Promise<void>;
+}
+
+/** Wires the relay from its config. */
+export function createApp(deps: AppDeps): App {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? Math.random;
+  const redact = createRedactor(deps.secrets ?? []);
+  const log = deps.log ?? createLogger({ level: config.logLevel, redact });
+  const readTextFile = deps.readTextFile ?? Deno.readTextFileSync;
+  const hub = new Hub({ clock, random });
+  const running: RunningSource[] = [];
+
+  for (const source of config.sources) {
+    const mod = vendorModule(source.kind);
+    const slog = log.child({ source: source.name, vendor: mod.vendor });
+    const caCerts = [
+      ...(source.caCert ? [source.caCert] : []),
+      ...(source.caFile ? [readTextFile(source.caFile)] : []),
+    ];
+    hub.addSource(source.name, mod.vendor, source.history);
+    const connector = mod.createConnector(source, {
+      ctx: {
+        log: slog,
+        rejectInterest: (key, message) => hub.rejectInterest(source.name, key, message),
+        nowIso: () => new Date(clock.now()).toISOString(),
+      },
+      clock,
+      caCerts,
+      fetch: deps.fetch ?? fetch,
+    });
+    const supervisor = new Supervisor({
+      name: source.name,
+      connector,
+      timing: {
+        backoff: { baseMs: source.reconnect.baseMs, maxMs: source.reconnect.maxMs },
+        stableMs: source.reconnect.stableMs,
+        connectTimeoutMs: source.connectTimeoutMs,
+        authTimeoutMs: source.authTimeoutMs,
+        silenceMs: source.silenceMs,
+      },
+      clock,
+      random,
+      socketFactory: deps.socketFactory ?? denoWebSocketFactory,
+      publish: (event) => hub.publish(event),
+      log: slog,
+      redact,
+    });
+    hub.attachSink(source.name, supervisor);
+    hub.addStandingInterest(source.name, mod.standing(source));
+    running.push({ config: source, module: mod, supervisor });
+  }
+
+  const relay = new Relay(hub, running);
+  const schema = buildRelaySchema();
+  const yoga = createYoga({
+    schema,
+    graphqlEndpoint: config.server.graphqlPath,
+    graphiql: config.server.graphiql ? { subscriptionsProtocol: "WS" } : false,
+    landingPage: false,
+    context: () => ({ relay }),
+    logging: {
+      debug: (...args: unknown[]) => log.debug(String(args[0]), { args: args.slice(1) }),
+      info: (...args: unknown[]) => log.info(String(args[0])),
+      warn: (...args: unknown[]) => log.warn(String(args[0])),
+      error: (...args: unknown[]) => log.error(String(args[0]), { detail: args.slice(1) }),
+    },
+  });
+  const ws = createWsHandler({
+    schema,
+    relay,
+    log: log.child({ component: "graphql-ws" }),
+    maxBufferedBytes: config.server.maxBufferedBytes,
+  });
+  const handler = createHandler({
+    relay,
+    graphqlPath: config.server.graphqlPath,
+    http: (req) => yoga.fetch(req),
+    ws,
+  });
+
+  const abort = new AbortController();
+  let runs: Promise<void>[] = [];
+  let closed: Promise<void> | undefined;
+
+  const close = () => {
+    closed ??= (async () => {
+      abort.abort();
+      ws.closeAll(1001, "Server shutting down");
+      await Promise.all(runs);
+      await hub.drained();
+    })();
+    return closed;
+  };
+
+  return {
+    fetch: handler,
+    relay,
+    hub,
+    ws,
+    log,
+    redact,
+    start() {
+      if (runs.length > 0 || abort.signal.aborted) return;
+      runs = running.map((s) => s.supervisor.run(abort.signal));
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

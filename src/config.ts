@@ -1,0 +1,213 @@
+/**
+ * The relay's config: one JSON document validated with zod. Any string may instead be
+ * `{ "env": "NAME" }`, read from the environment, so secrets need not sit in the file.
+ * Looked up from `--config PATH`, then `RELAY_CONFIG` (a path), then `RELAY_CONFIG_JSON`
+ * (inline); with none of them the relay runs in demo mode.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { LOG_LEVELS } from "./platform/log.ts";
+import { VENDOR_MODULES } from "./upstreams/mod.ts";
+import type { SourceConfigBase } from "./upstreams/vendor_module.ts";
+
+/** The HTTP/WebSocket listener. */
+export const serverSchema = z.object({
+  port: z.number().int().min(0).max(65535).default(8080),
+  hostname: z.string().min(1).default("0.0.0.0"),
+  /** Path of the GraphQL endpoint (HTTP and WebSocket). */
+  graphqlPath: z.string().regex(/^\/[A-Za-z0-9_\-/]*$/, "Must start with /").default("/graphql"),
+  /** Serve GraphiQL on GET of the GraphQL path. */
+  graphiql: z.boolean().default(true),
+  /** Bytes a client socket may have unsent before it is closed as too slow. */
+  maxBufferedBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+}).strict();
+
+const topSchema = z.object({
+  server: serverSchema.prefault({}),
+  logLevel: z.enum(LOG_LEVELS).default("info"),
+  sources: z.array(z.unknown()).default([]),
+}).strict();
+
+/** A validated config. */
+export interface Config {
+  server: z.infer<typeof serverSchema>;
+  logLevel: z.infer<typeof topSchema>["logLevel"];
+  sources: SourceConfigBase[];
+}
+
+/** A config that failed validation: one line per bad field, each naming its path. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`Invalid config:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** A parsed config and every secret value it holds (for redaction). */
+export interface ParsedConfig {
+  config: Config;
+  secrets: string[];
+}
+
+type Path = (string | number)[];
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) {
+    out += typeof p === "number" ? `[${p}]` : `${out ? "." : ""}${String(p)}`;
+  }
+  return out || "(root)";
+}
+
+function isEnvRef(v: unknown): v is { env: string } {
+  return typeof v === "object" && v !== null && !Array.isArray(v) &&
+    Object.keys(v).length === 1 && typeof (v as { env?: unknown }).env === "string";
+}
+
+/** Replaces `{ "env": NAME }` with the variable's value, collecting problems and values. */
+function resolveEnv(
+  value: unknown,
+  env: (name: string) => string | undefined,
+  path: Path,
+  problems: string[],
+  secrets: string[],
+): unknown {
+  if (isEnvRef(value)) {
+    const resolved = env(value.env);
+    if (resolved === undefined) {
+      problems.push(`${formatPath(path)}: environment variable ${value.env} is not set`);
+      return undefined;
+    }
+    secrets.push(resolved);
+    return resolved;
+  }
+  if (Array.isArray(value)) {
+    return value.map((v, i) => resolveEnv(v, env, [...path, i], problems, secrets));
+  }
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map((
+        [k, v],
+      ) => [k, resolveEnv(v, env, [...path, k], problems, secrets)]),
+    );
+  }
+  return value;
+}
+
+const SECRET_KEY = /token|password|secret|credential|apikey|api_key/i;
+
+/** Collects string values held under secret-looking keys. */
+function collectSecrets(value: unknown, out: string[], underSecret = false): void {
+  if (typeof value === "string") {
+    if (underSecret) out.push(value);
+  } else if (Array.isArray(value)) {
+    for (const v of value) collectSecrets(v, out, underSecret);
+  } else if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      collectSecrets(v, out, underSecret || (SECRET_KEY.test(k) && !/url$/i.test(k)));
+    }
+  }
+}
+
+function issuesToLines(error: z.ZodError, prefix: Path): string[] {
+  return error.issues.map((i) => `${formatPath([...prefix, ...i.path])}: ${i.message}`);
+}
+
+/**
+ * Validates a config document. Throws {@link ConfigError} listing every bad field.
+ *
+ * @param input the parsed JSON document
+ * @param env environment lookup for `{ "env": NAME }` references
+ */
+export function parseConfig(
+  input: unknown,
+  env: (name: string) => string | undefined,
+): ParsedConfig {
+  const problems: string[] = [];
+  const secrets: string[] = [];
+  const resolved = resolveEnv(input, env, [], problems, secrets);
+  const top = topSchema.safeParse(resolved);
+  if (!top.success) problems.push(...issuesToLines(top.error, []));
+  const sources: SourceConfigBase[] = [];
+  const names = new Map<string, number>();
+  const rawSources = top.success ? top.data.sources : [];
+  rawSources.forEach((raw, i) => {
+    const kind = (raw as { kind?: unknown } | null)?.kind;
+    const mod = VENDOR_MODULES.find((m) => m.kind === kind);
+    if (!mod) {
+      const kinds = VENDOR_MODULES.map((m) => `"${m.kind}"`).join(", ");
+      problems.push(`sources[${i}].kind: expected one of ${kinds}, got ${JSON.stringify(kind)}`);
+      return;
+    }
+    const parsed = mod.configSchema.safeParse(raw);
+    if (!parsed.success) {
+      problems.push(...issuesToLines(parsed.error, ["sources", i]));
+      return;
+    }
+    const previous = names.get(parsed.data.name);
+    if (previous !== undefined) {
+      problems.push(
+        `sources[${i}].name: "${parsed.data.name}" is already used by sources[${previous}]`,
+      );
+      return;
+    }
+    names.set(parsed.data.name, i);
+    sources.push(parsed.data);
+  });
+  if (problems.length > 0 || !top.success) throw new ConfigError(problems);
+  collectSecrets(resolved, secrets);
+  return {
+    config: { server: top.data.server, logLevel: top.data.logLevel, sources },
+    secrets: [...new Set(secrets)],
+  };
+}
+
+/** Where the config came from. */
+export type ConfigSource =
+  | { kind: "file"; path: string; text: string }
+  | { kind: "inline"; text: string }
+  | { kind: "demo" };
+
+/** Finds the config document: `--config PATH`, `RELAY_CONFIG`, `RELAY_CONFIG_JSON`, else demo. */
+export function locateConfig(
+  args: readonly string[],
+  env: (name: string) => string | undefined,
+  readTextFile: (path: string) => string,
+): ConfigSource {
+  let path: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--config") path = args[i + 1];
+    else if (arg.startsWith("--config=")) path = arg.slice("--config=".length);
+  }
+  if (args.includes("--config") && !path) throw new ConfigError(["--config: needs a path"]);
+  path ??= env("RELAY_CONFIG") || undefined;
+  if (path) {
+    try {
+      return { kind: "file", path, text: readTextFile(path) };
+    } catch (err) {
+      throw new ConfigError([`config file ${path}: ${(err as Error).message}`]);
+    }
+  }
+  const inline = env("RELAY_CONFIG_JSON");
+  if (inline) return { kind: "inline", text: inline };
+  return { kind: "demo" };
+}
+
+/** Parses a located config's JSON text; a syntax error is reported like a bad field. */
+export function parseConfigText(
+  text: string,
+  env: (name: string) => string | undefined,
+): ParsedConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`(root): not valid JSON (${(err as Error).message})`]);
+  }
+  return parseConfig(json, env);
+}

@@ -1,0 +1,71 @@
+/**
+ * Demo mode: with no config, the relay starts the vendor simulators in-process on
+ * loopback, connects to them, and keeps a steady trickle of realistic events flowing so
+ * GraphiQL shows life on a fresh machine.
+ *
+ * @module
+ */
+import type { Clock, TimerId } from "./platform/clock.ts";
+import { systemClock } from "./platform/clock.ts";
+import { createDrpSimulator } from "./simulators/drp.ts";
+import type { VendorSimulator } from "./simulators/vendor_simulator.ts";
+
+/** Running simulators and the sources that point at them. */
+export interface Demo extends AsyncDisposable {
+  simulators: Record<string, VendorSimulator>;
+  /** `sources[]` entries for the relay config. */
+  sources: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startDemo}. */
+export interface DemoOptions {
+  /** Mean gap between simulated events per simulator. */
+  intervalMs?: number;
+  clock?: Clock;
+  random?: () => number;
+}
+
+/** Starts the simulators and their event trickle. */
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const interval = options.intervalMs ?? 1500;
+  const simulators: Record<string, VendorSimulator> = {
+    "demo-drp": createDrpSimulator(),
+  };
+  for (const sim of Object.values(simulators)) await sim.start();
+  const timers = new Map<string, TimerId>();
+  let stopped = false;
+  const schedule = (name: string, sim: VendorSimulator) => {
+    // Jittered gaps look like real traffic rather than a metronome.
+    const gap = interval * (0.5 + random());
+    timers.set(
+      name,
+      clock.setTimeout(() => {
+        if (stopped) return;
+        try {
+          sim.emitRandom(random);
+        } finally {
+          schedule(name, sim);
+        }
+      }, gap),
+    );
+  };
+  for (const [name, sim] of Object.entries(simulators)) schedule(name, sim);
+  const stop = async () => {
+    stopped = true;
+    for (const t of timers.values()) clock.clearTimeout(t);
+    await Promise.all(Object.values(simulators).map((s) => s.stop()));
+  };
+  return {
+    simulators,
+    sources: Object.entries(simulators).map(([name, sim]) => ({
+      ...sim.sourceConfig(name),
+      // Demo upstreams reconnect quickly so restarts of a simulator are easy to watch.
+      reconnect: { baseMs: 200, maxMs: 5000 },
+    })),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

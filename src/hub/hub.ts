@@ -1,0 +1,359 @@
+/**
+ * The subscription hub: per-source history, interest refcounting, indexed matching and
+ * fan-out to bounded per-subscriber queues.
+ *
+ * Delivery runs in bounded slices that yield to the event loop between them, so a burst
+ * with thousands of subscribers never starves socket pongs. Every subscriber remembers the
+ * newest offset it got per source, which makes replay-then-live gap-free and duplicate-free
+ * even while a delivery is still in flight.
+ *
+ * @module
+ */
+import type { Clock } from "../platform/clock.ts";
+import { systemClock } from "../platform/clock.ts";
+import { formatCursor, newEpoch, parseCursor } from "../model/cursor.ts";
+import { RelayError } from "../model/errors.ts";
+import type { Event, UpstreamEvent, Vendor } from "../model/event.ts";
+import { History } from "./history.ts";
+import type { InterestItem, InterestSink } from "./interest.ts";
+import { SubscriberQueue } from "./subscriber_queue.ts";
+
+/** One source's share of a subscription. */
+export interface SubscriptionPart {
+  source: string;
+  /** Upstream interest this part needs (refcounted by key). */
+  interest: readonly InterestItem[];
+  /** Exact local filter: true for events this subscriber wants. */
+  match(event: Event): boolean;
+  /**
+   * Event types this part can match, for the index; `undefined` means any type.
+   * Must be a superset of what `match` accepts.
+   */
+  types?: readonly string[] | undefined;
+}
+
+/** Options of {@link Hub.subscribe}. */
+export interface SubscribeOptions {
+  /** Replay events newer than this cursor (an event id), then go live. */
+  after?: string | undefined;
+}
+
+/** Hub-wide settings. */
+export interface HubOptions {
+  clock?: Clock;
+  random?: () => number;
+  /** Most events queued per subscriber before it is ended as too slow. */
+  maxQueuedPerSubscriber?: number;
+  /** Deliveries per slice before yielding to the event loop. */
+  sliceSize?: number;
+}
+
+/** Per-source counters. */
+export interface SourceStats {
+  eventsReceived: number;
+  lastEventAt: number | undefined;
+}
+
+interface Subscriber {
+  readonly queue: SubscriberQueue<Event>;
+  readonly parts: readonly SubscriptionPart[];
+  /** Newest offset delivered, per source. */
+  readonly seen: Map<string, number>;
+}
+
+interface Channel {
+  readonly vendor: Vendor;
+  readonly epoch: string;
+  readonly history: History<Event>;
+  sink: InterestSink | undefined;
+  readonly interest: Map<string, { item: InterestItem; count: number }>;
+  /** Index: event type (or ANY) -> parts listening for it. */
+  readonly index: Map<string, Map<Subscriber, SubscriptionPart>>;
+  readonly stats: SourceStats;
+}
+
+const ANY = "\u0000any";
+
+/** The subscription hub. */
+export class Hub {
+  readonly #channels = new Map<string, Channel>();
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #maxQueued: number;
+  readonly #sliceSize: number;
+  /** Pending deliveries, FIFO across events. */
+  #pending: { event: Event; targets: [Subscriber, SubscriptionPart][] }[] = [];
+  #draining = false;
+  #drainIdle: PromiseWithResolvers<void> | undefined;
+
+  constructor(options: HubOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#maxQueued = options.maxQueuedPerSubscriber ?? 1000;
+    this.#sliceSize = options.sliceSize ?? 256;
+  }
+
+  /** Declares a source; its history starts afresh with a new epoch. */
+  addSource(name: string, vendor: Vendor, historySize: number): void {
+    if (this.#channels.has(name)) throw new Error(`Source "${name}" is already registered`);
+    this.#channels.set(name, {
+      vendor,
+      epoch: newEpoch(this.#clock.now(), this.#random),
+      history: new History(historySize),
+      sink: undefined,
+      interest: new Map(),
+      index: new Map(),
+      stats: { eventsReceived: 0, lastEventAt: undefined },
+    });
+  }
+
+  /** Connects a source to the connector that turns interest into upstream frames. */
+  attachSink(source: string, sink: InterestSink): void {
+    const channel = this.#channel(source);
+    channel.sink = sink;
+    sink.setInterest(this.#interestMap(channel));
+  }
+
+  /** Names of the registered sources, in registration order. */
+  sources(): string[] {
+    return [...this.#channels.keys()];
+  }
+
+  /** The vendor of a source, or undefined when unknown. */
+  vendorOf(source: string): Vendor | undefined {
+    return this.#channels.get(source)?.vendor;
+  }
+
+  /** Counters of a source. */
+  stats(source: string): SourceStats {
+    return { ...this.#channel(source).stats };
+  }
+
+  /** Interest keys currently wanted for a source, in first-wanted order. */
+  interestKeys(source: string): string[] {
+    return [...this.#channel(source).interest.keys()];
+  }
+
+  /** How many live subscriptions hold a part on `source`. */
+  subscriberCount(source: string): number {
+    const seen = new Set<Subscriber>();
+    for (const parts of this.#channel(source).index.values()) {
+      for (const sub of parts.keys()) seen.add(sub);
+    }
+    return seen.size;
+  }
+
+  /** Held events of a source, newest first. */
+  recent(source: string): Iterable<Event> {
+    return this.#channel(source).history.newestFirst();
+  }
+
+  /** Adds interest that lives as long as the hub (config `standing`). */
+  addStandingInterest(source: string, items: readonly InterestItem[]): void {
+    this.#acquire(this.#channel(source), items);
+  }
+
+  /**
+   * Publishes an upstream event: assigns its id, stores it, and schedules delivery to
+   * every matching subscriber. Returns the stored event.
+   */
+  publish(upstream: UpstreamEvent): Event {
+    const channel = this.#channel(upstream.source);
+    const event = channel.history.push((offset) => ({
+      ...upstream,
+      id: formatCursor({ source: upstream.source, epoch: channel.epoch, offset }),
+    }));
+    channel.stats.eventsReceived++;
+    channel.stats.lastEventAt = this.#clock.now();
+    const targets: [Subscriber, SubscriptionPart][] = [];
+    for (const bucket of [channel.index.get(event.type), channel.index.get(ANY)]) {
+      if (bucket) { for (const entry of bucket) targets.push(entry); }
+    }
+    if (targets.length > 0) {
+      this.#pending.push({ event, targets });
+      this.#drain();
+    }
+    return event;
+  }
+
+  /**
+   * Ends, with `BAD_FILTER`, every subscription holding interest `key` on `source`
+   * (the upstream refused it). Other subscriptions are untouched.
+   */
+  rejectInterest(source: string, key: string, message: string): number {
+    const channel = this.#channel(source);
+    const victims = new Set<Subscriber>();
+    for (const bucket of channel.index.values()) {
+      for (const [sub, part] of bucket) {
+        if (part.interest.some((i) => i.key === key)) victims.add(sub);
+      }
+    }
+    for (const sub of victims) {
+      sub.queue.fail(new RelayError("BAD_FILTER", message));
+    }
+    return victims.size;
+  }
+
+  /**
+   * Opens a subscription over one or more sources. With `after`, buffered events newer
+   * than the cursor (still filtered) come first, then live ones; a cursor the history no
+   * longer covers fails with `CURSOR_EXPIRED`. Calling `return()` on the result releases
+   * its upstream interest immediately.
+   */
+  subscribe(
+    parts: readonly SubscriptionPart[],
+    options: SubscribeOptions = {},
+  ): AsyncIterableIterator<Event> {
+    for (const part of parts) this.#channel(part.source);
+    const replay = options.after === undefined ? undefined : this.#replayFor(parts, options.after);
+    let released = false;
+    const sub: Subscriber = {
+      parts,
+      seen: new Map(),
+      queue: new SubscriberQueue<Event>({
+        maxItems: this.#maxQueued,
+        overflowError: () =>
+          new RelayError("SLOW_CONSUMER", "Subscriber fell too far behind and was dropped"),
+        onClose: () => {
+          if (released) return;
+          released = true;
+          this.#detach(sub);
+        },
+      }),
+    };
+    for (const part of parts) {
+      const channel = this.#channel(part.source);
+      sub.seen.set(part.source, channel.history.lastOffset);
+      for (const type of part.types ?? [ANY]) {
+        let bucket = channel.index.get(type);
+        if (!bucket) channel.index.set(type, bucket = new Map());
+        bucket.set(sub, part);
+      }
+      this.#acquire(channel, part.interest);
+    }
+    if (replay) {
+      sub.seen.set(replay.source, replay.fromOffset);
+      for (const event of replay.items) this.#deliver(sub, event, replay.part);
+    }
+    return sub.queue;
+  }
+
+  /** Resolves when every scheduled delivery has been made (tests, shutdown). */
+  drained(): Promise<void> {
+    if (!this.#draining && this.#pending.length === 0) return Promise.resolve();
+    this.#drainIdle ??= Promise.withResolvers();
+    return this.#drainIdle.promise;
+  }
+
+  #replayFor(parts: readonly SubscriptionPart[], after: string) {
+    const cursor = parseCursor(after);
+    if (!cursor) throw new RelayError("CURSOR_EXPIRED", `"${after}" is not a valid event cursor`);
+    const part = parts.find((p) => p.source === cursor.source);
+    if (!part) {
+      throw new RelayError(
+        "BAD_FILTER",
+        `Cursor belongs to source "${cursor.source}", which this subscription does not cover`,
+      );
+    }
+    const channel = this.#channel(cursor.source);
+    const expired = new RelayError(
+      "CURSOR_EXPIRED",
+      `Cursor "${after}" is older than the events kept for source "${cursor.source}"; ` +
+        "resubscribe without after: and refetch state",
+    );
+    if (cursor.epoch !== channel.epoch) throw expired;
+    const result = channel.history.after(cursor.offset);
+    if (!result.ok) throw expired;
+    return { source: cursor.source, part, fromOffset: cursor.offset, items: result.items };
+  }
+
+  #deliver(sub: Subscriber, event: Event, part: SubscriptionPart): void {
+    if (sub.queue.closed) return;
+    const offset = Number(event.id.slice(event.id.lastIndexOf(":") + 1));
+    const seen = sub.seen.get(event.source) ?? 0;
+    if (offset <= seen) return;
+    sub.seen.set(event.source, offset);
+    let wanted = false;
+    try {
+      wanted = part.match(event);
+    } catch {
+      wanted = false;
+    }
+    if (wanted) sub.queue.push(event);
+  }
+
+  #drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    const step = () => {
+      let budget = this.#sliceSize;
+      while (budget > 0 && this.#pending.length > 0) {
+        const head = this.#pending[0]!;
+        while (budget > 0 && head.targets.length > 0) {
+          const [sub, part] = head.targets.pop()!;
+          this.#deliver(sub, head.event, part);
+          budget--;
+        }
+        if (head.targets.length === 0) this.#pending.shift();
+      }
+      if (this.#pending.length > 0) {
+        setTimeout(step, 0);
+      } else {
+        this.#draining = false;
+        const idle = this.#drainIdle;
+        this.#drainIdle = undefined;
+        idle?.resolve();
+      }
+    };
+    step();
+  }
+
+  #detach(sub: Subscriber): void {
+    for (const part of sub.parts) {
+      const channel = this.#channels.get(part.source);
+      if (!channel) continue;
+      for (const type of part.types ?? [ANY]) {
+        const bucket = channel.index.get(type);
+        bucket?.delete(sub);
+        if (bucket?.size === 0) channel.index.delete(type);
+      }
+      this.#release(channel, part.interest);
+    }
+  }
+
+  #acquire(channel: Channel, items: readonly InterestItem[]): void {
+    let changed = false;
+    for (const item of items) {
+      const held = channel.interest.get(item.key);
+      if (held) held.count++;
+      else {
+        channel.interest.set(item.key, { item, count: 1 });
+        changed = true;
+      }
+    }
+    if (changed) channel.sink?.setInterest(this.#interestMap(channel));
+  }
+
+  #release(channel: Channel, items: readonly InterestItem[]): void {
+    let changed = false;
+    for (const item of items) {
+      const held = channel.interest.get(item.key);
+      if (!held) continue;
+      if (--held.count === 0) {
+        channel.interest.delete(item.key);
+        changed = true;
+      }
+    }
+    if (changed) channel.sink?.setInterest(this.#interestMap(channel));
+  }
+
+  #interestMap(channel: Channel): Map<string, InterestItem> {
+    return new Map([...channel.interest].map(([k, v]) => [k, v.item]));
+  }
+
+  #channel(source: string): Channel {
+    const channel = this.#channels.get(source);
+    if (!channel) throw new RelayError("UNKNOWN_SOURCE", `No source named "${source}"`);
+    return channel;
+  }
+}

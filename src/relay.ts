@@ -1,0 +1,154 @@
+/**
+ * The relay service: what the GraphQL layer calls. It resolves source names, asks each
+ * source's vendor module to turn arguments into interest and a matcher, and opens hub
+ * subscriptions; it also reports source status. It holds no transport or GraphQL code.
+ *
+ * @module
+ */
+import type { Hub, SubscriptionPart } from "./hub/hub.ts";
+import { RelayError } from "./model/errors.ts";
+import type { Event, Vendor } from "./model/event.ts";
+import type { Supervisor, SupervisorStatus } from "./upstreams/supervisor.ts";
+import type { SourceConfigBase, VendorModule } from "./upstreams/vendor_module.ts";
+
+/** A configured source as the relay runs it. */
+export interface RunningSource {
+  config: SourceConfigBase;
+  module: VendorModule<SourceConfigBase>;
+  supervisor: Supervisor;
+}
+
+/** Everything `Source` shows. */
+export interface SourceInfo extends SupervisorStatus {
+  eventsReceived: number;
+  lastEventAt: number | undefined;
+  subscribers: number;
+}
+
+/** Selects sources for the cross-vendor fields. */
+export interface SourceSelection {
+  sources?: readonly string[] | null | undefined;
+  vendors?: readonly Vendor[] | null | undefined;
+}
+
+/** The relay service. */
+export class Relay {
+  readonly #hub: Hub;
+  readonly #sources: Map<string, RunningSource>;
+
+  constructor(hub: Hub, sources: readonly RunningSource[]) {
+    this.#hub = hub;
+    this.#sources = new Map(sources.map((s) => [s.config.name, s]));
+  }
+
+  /** Status of every source, in config order. */
+  sources(): SourceInfo[] {
+    return [...this.#sources.keys()].map((name) => this.source(name)!);
+  }
+
+  /** Status of one source, or undefined. */
+  source(name: string): SourceInfo | undefined {
+    const s = this.#sources.get(name);
+    if (!s) return undefined;
+    const stats = this.#hub.stats(name);
+    return {
+      ...s.supervisor.status(),
+      eventsReceived: stats.eventsReceived,
+      lastEventAt: stats.lastEventAt,
+      subscribers: this.#hub.subscriberCount(name),
+    };
+  }
+
+  /** True when every source is READY. */
+  ready(): boolean {
+    return [...this.#sources.values()].every((s) =>
+      s.supervisor.status().connection.state === "READY"
+    );
+  }
+
+  /**
+   * The one source of `vendor` named `name`; without a name, the only source of that
+   * vendor (`AMBIGUOUS_SOURCE` when there are several).
+   */
+  resolveSource(vendor: Vendor, name: string | null | undefined): RunningSource {
+    if (name !== undefined && name !== null) {
+      const s = this.#sources.get(name);
+      if (!s || s.module.vendor !== vendor) {
+        throw new RelayError("UNKNOWN_SOURCE", `No ${vendor} source named "${name}"`);
+      }
+      return s;
+    }
+    const candidates = [...this.#sources.values()].filter((s) => s.module.vendor === vendor);
+    if (candidates.length === 1) return candidates[0]!;
+    if (candidates.length === 0) {
+      throw new RelayError("UNKNOWN_SOURCE", `No ${vendor} source is configured`);
+    }
+    throw new RelayError(
+      "AMBIGUOUS_SOURCE",
+      `${candidates.length} ${vendor} sources are configured; pass source: one of ${
+        candidates.map((c) => `"${c.config.name}"`).join(", ")
+      }`,
+    );
+  }
+
+  /** Opens a vendor-typed subscription (`drpEvents`, ...). */
+  subscribeVendor(
+    vendor: Vendor,
+    args: Record<string, unknown> & { source?: unknown; after?: unknown },
+  ): AsyncIterableIterator<Event> {
+    const source = this.resolveSource(vendor, args.source as string | null | undefined);
+    const part = source.module.plan(source.config.name, args);
+    return this.#hub.subscribe([part], { after: optionalString(args.after) });
+  }
+
+  /** Opens the cross-vendor `events` subscription. */
+  subscribeEvents(
+    selection: SourceSelection & { types?: readonly string[] | null; after?: unknown },
+  ): AsyncIterableIterator<Event> {
+    const types = selection.types ?? undefined;
+    const parts: SubscriptionPart[] = this.select(selection).map((s) =>
+      s.module.planTypes(s.config.name, types)
+    );
+    if (parts.length === 0) throw new RelayError("UNKNOWN_SOURCE", "No source matches");
+    return this.#hub.subscribe(parts, { after: optionalString(selection.after) });
+  }
+
+  /** Buffered events, newest first, across the selected sources. */
+  recentEvents(
+    selection: SourceSelection & { types?: readonly string[] | null; limit: number },
+  ): Event[] {
+    const types = selection.types ? new Set(selection.types) : undefined;
+    const limit = Math.max(0, Math.min(selection.limit, 10_000));
+    const picked: Event[] = [];
+    for (const s of this.select(selection)) {
+      let n = 0;
+      for (const event of this.#hub.recent(s.config.name)) {
+        if (n >= limit) break;
+        if (types && !types.has(event.type)) continue;
+        picked.push(event);
+        n++;
+      }
+    }
+    return picked
+      .sort((a, b) => b.receivedAt.localeCompare(a.receivedAt) || b.time.localeCompare(a.time))
+      .slice(0, limit);
+  }
+
+  /** Sources named by `selection` (all when it names none); unknown names fail. */
+  select(selection: SourceSelection): RunningSource[] {
+    const all = [...this.#sources.values()];
+    for (const name of selection.sources ?? []) {
+      if (!this.#sources.has(name)) {
+        throw new RelayError("UNKNOWN_SOURCE", `No source named "${name}"`);
+      }
+    }
+    return all.filter((s) =>
+      (!selection.sources || selection.sources.includes(s.config.name)) &&
+      (!selection.vendors || selection.vendors.includes(s.module.vendor))
+    );
+  }
+}
+
+function optionalString(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}

@@ -1,0 +1,292 @@
+/**
+ * The connection lifecycle every connector shares: connect, authenticate, replay the whole
+ * interest, relay frames, detect silence, and reconnect with exponential backoff and full
+ * jitter, forever, until stopped.
+ *
+ * States: CONNECTING → AUTHENTICATING → READY → (failure) BACKOFF → CONNECTING …;
+ * STOPPED once `run` ends.
+ *
+ * @module
+ */
+import type { InterestItem, InterestSink } from "../hub/interest.ts";
+import type { Clock, TimerId } from "../platform/clock.ts";
+import { sleep } from "../platform/clock.ts";
+import type { Logger } from "../platform/log.ts";
+import type { Redactor } from "../platform/redact.ts";
+import type { WebSocketFactory } from "../platform/websocket.ts";
+import type { UpstreamEvent, Vendor } from "../model/event.ts";
+import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
+import type { Connector } from "./connector.ts";
+import { Session, UpstreamError } from "./session.ts";
+
+/** Connection states, as in the GraphQL `SourceState` enum. */
+export const SOURCE_STATES = [
+  "CONNECTING",
+  "AUTHENTICATING",
+  "READY",
+  "BACKOFF",
+  "STOPPED",
+] as const;
+/** One of {@link SOURCE_STATES}. */
+export type SourceState = typeof SOURCE_STATES[number];
+
+/** The state with its state-specific fields. */
+export type ConnectionState =
+  | { state: "CONNECTING"; since: number }
+  | { state: "AUTHENTICATING"; since: number }
+  | { state: "READY"; since: number }
+  | { state: "BACKOFF"; since: number; until: number }
+  | { state: "STOPPED"; since: number };
+
+/** A source's health, as `Source` shows it. */
+export interface SupervisorStatus {
+  name: string;
+  vendor: Vendor;
+  connection: ConnectionState;
+  /** Start of the current READY period. */
+  connectedSince: number | undefined;
+  /** Most recent failure (kept after recovery), free of secrets. */
+  lastError: string | undefined;
+  lastErrorAt: number | undefined;
+  /** Completed reconnect attempts after the first connection attempt. */
+  reconnects: number;
+  /** Malformed or schema-invalid frames dropped. */
+  framesDropped: number;
+  interest: string[];
+}
+
+/** Timing knobs (milliseconds). */
+export interface SupervisorTiming {
+  backoff: BackoffPolicy;
+  /** READY this long resets the backoff attempt counter. */
+  stableMs: number;
+  connectTimeoutMs: number;
+  authTimeoutMs: number;
+  /** No frame for this long: the socket is considered dead. 0 disables. */
+  silenceMs: number;
+}
+
+/** Dependencies of a {@link Supervisor}. */
+export interface SupervisorDeps {
+  name: string;
+  connector: Connector;
+  timing: SupervisorTiming;
+  clock: Clock;
+  random: () => number;
+  socketFactory: WebSocketFactory;
+  publish: (event: UpstreamEvent) => void;
+  log: Logger;
+  redact: Redactor;
+  /** Called on every state change (metrics, readiness). */
+  onChange?: (status: SupervisorStatus) => void;
+}
+
+/** Runs one connector forever and holds its status; also the hub's interest sink. */
+export class Supervisor implements InterestSink {
+  readonly #d: SupervisorDeps;
+  #connection: ConnectionState;
+  #connectedSince: number | undefined;
+  #lastError: string | undefined;
+  #lastErrorAt: number | undefined;
+  #reconnects = 0;
+  #framesDropped = 0;
+  #wanted: ReadonlyMap<string, InterestItem> = new Map();
+  #session: Session | undefined;
+  #syncing: Promise<void> | undefined;
+  #syncAgain = false;
+  #lastFailure: UpstreamError | undefined;
+
+  constructor(deps: SupervisorDeps) {
+    this.#d = deps;
+    this.#connection = { state: "CONNECTING", since: deps.clock.now() };
+  }
+
+  /** The current status snapshot. */
+  status(): SupervisorStatus {
+    return {
+      name: this.#d.name,
+      vendor: this.#d.connector.vendor,
+      connection: this.#connection,
+      connectedSince: this.#connectedSince,
+      lastError: this.#lastError,
+      lastErrorAt: this.#lastErrorAt,
+      reconnects: this.#reconnects,
+      framesDropped: this.#framesDropped,
+      interest: this.#d.connector.describeInterest(),
+    };
+  }
+
+  /** InterestSink: remembers the wanted set and syncs it when connected. */
+  setInterest(items: ReadonlyMap<string, InterestItem>): void {
+    this.#wanted = items;
+    if (this.#session && this.#connection.state === "READY") this.#sync(this.#session);
+  }
+
+  /** Runs until `signal` aborts; never throws. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, timing, log } = this.#d;
+    let attempt = 0;
+    while (!signal.aborted) {
+      let readyAt: number | undefined;
+      try {
+        readyAt = await this.#connectOnce(signal, (t) => (readyAt = t));
+      } catch (err) {
+        if (!signal.aborted) this.#fail(err);
+      }
+      if (signal.aborted) break;
+      if (readyAt !== undefined && clock.now() - readyAt >= timing.stableMs) attempt = 0;
+      attempt++;
+      const delay = backoffDelay(attempt, this.#d.random(), timing.backoff);
+      this.#set({ state: "BACKOFF", since: clock.now(), until: clock.now() + delay });
+      log.info("upstream backoff", { attempt, delayMs: delay, lastError: this.#lastError });
+      try {
+        await sleep(clock, delay, signal);
+      } catch {
+        break;
+      }
+      this.#reconnects++;
+    }
+    this.#set({ state: "STOPPED", since: clock.now() });
+  }
+
+  /** One connection from dial to close; returns when it ends, with when it became READY. */
+  async #connectOnce(
+    signal: AbortSignal,
+    markReady: (t: number) => void,
+  ): Promise<number | undefined> {
+    const { clock, timing, connector, log } = this.#d;
+    this.#set({ state: "CONNECTING", since: clock.now() });
+    const target = await connector.dial(this.#lastFailure);
+    if (signal.aborted) return undefined;
+    const session = new Session(this.#d.socketFactory(target.url, target.options), clock);
+    const onAbort = () => session.close(1000, "relay shutting down");
+    signal.addEventListener("abort", onAbort, { once: true });
+    let silenceTimer: TimerId | undefined;
+    try {
+      await session.opened(timing.connectTimeoutMs);
+      this.#set({ state: "AUTHENTICATING", since: clock.now() });
+      await withTimeout(
+        connector.authenticate(session),
+        timing.authTimeoutMs,
+        clock,
+        "Authentication",
+      );
+      const readyAt = clock.now();
+      markReady(readyAt);
+      this.#session = session;
+      this.#connectedSince = readyAt;
+      this.#set({ state: "READY", since: readyAt });
+      log.info("upstream ready");
+      session.listen((frame) => this.#onFrame(session, frame));
+      this.#sync(session);
+      if (timing.silenceMs > 0) {
+        const check = () => {
+          const idle = clock.now() - session.lastFrameAt;
+          if (idle >= timing.silenceMs) {
+            this.#fail(new UpstreamError(`No frame from upstream for ${idle} ms; reconnecting`));
+            session.close(4000, "silent upstream");
+            return;
+          }
+          if (idle >= timing.silenceMs / 2) connector.probe?.(session);
+          silenceTimer = clock.setTimeout(check, Math.max(50, timing.silenceMs / 4));
+        };
+        silenceTimer = clock.setTimeout(check, Math.max(50, timing.silenceMs / 4));
+      }
+      const closed = await session.closed;
+      if (!signal.aborted) this.#fail(closed);
+      return readyAt;
+    } finally {
+      if (silenceTimer !== undefined) clock.clearTimeout(silenceTimer);
+      signal.removeEventListener("abort", onAbort);
+      session.close(1000, "done");
+      await session.closed;
+      if (this.#session === session) this.#session = undefined;
+      this.#connectedSince = undefined;
+    }
+  }
+
+  #onFrame(session: Session, frame: string): void {
+    let outcome;
+    try {
+      outcome = this.#d.connector.onFrame(session, frame);
+    } catch (err) {
+      outcome = { kind: "dropped" as const, reason: `connector error: ${String(err)}` };
+    }
+    if (outcome.kind === "events") {
+      for (const event of outcome.events) this.#d.publish(event);
+    } else if (outcome.kind === "dropped") {
+      this.#framesDropped++;
+      this.#d.log.warn("dropped upstream frame", {
+        reason: outcome.reason,
+        sample: frame.slice(0, 200),
+        dropped: this.#framesDropped,
+      });
+      this.#changed();
+    }
+  }
+
+  /** Serialises interest syncs; a change during a sync triggers one more pass. */
+  #sync(session: Session): void {
+    if (this.#syncing) {
+      this.#syncAgain = true;
+      return;
+    }
+    this.#syncing = (async () => {
+      do {
+        this.#syncAgain = false;
+        try {
+          await this.#d.connector.syncInterest(session, this.#wanted);
+        } catch (err) {
+          if (session.signal.aborted) return;
+          this.#d.log.warn("interest sync failed", { error: this.#safe(err) });
+        }
+        this.#changed();
+      } while (this.#syncAgain && !session.signal.aborted);
+    })().finally(() => {
+      this.#syncing = undefined;
+    });
+  }
+
+  #fail(err: unknown): void {
+    this.#lastFailure = err instanceof UpstreamError ? err : new UpstreamError(this.#safe(err));
+    this.#lastError = this.#safe(err);
+    this.#lastErrorAt = this.#d.clock.now();
+    this.#d.log.warn("upstream failure", { error: this.#lastError });
+  }
+
+  #safe(err: unknown): string {
+    const text = err instanceof Error ? err.message : String(err);
+    return this.#d.redact(text);
+  }
+
+  #set(connection: ConnectionState): void {
+    this.#connection = connection;
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.#d.onChange?.(this.status());
+  }
+}
+
+async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  clock: Clock,
+  what: string,
+): Promise<T> {
+  let timer: TimerId | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = clock.setTimeout(
+          () => reject(new UpstreamError(`${what} did not finish within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    if (timer !== undefined) clock.clearTimeout(timer);
+  }
+}

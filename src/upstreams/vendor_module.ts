@@ -1,0 +1,55 @@
+/**
+ * What each vendor folder exports for the app to wire it: its config schema, how to build
+ * its connector, and how subscription arguments become upstream interest plus an exact
+ * local matcher. Nothing here knows GraphQL: arguments arrive as plain values.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import type { SubscriptionPart } from "../hub/hub.ts";
+import type { InterestItem } from "../hub/interest.ts";
+import type { Clock } from "../platform/clock.ts";
+import type { Vendor } from "../model/event.ts";
+import type { Connector, ConnectorContext } from "./connector.ts";
+
+/** The common part of every vendor's source config. */
+export interface SourceConfigBase {
+  name: string;
+  kind: string;
+  url: string;
+  history: number;
+  reconnect: { baseMs: number; maxMs: number; stableMs: number };
+  connectTimeoutMs: number;
+  authTimeoutMs: number;
+  silenceMs: number;
+  caCert?: string | undefined;
+  caFile?: string | undefined;
+}
+
+/** What a connector factory gets besides its config. */
+export interface ConnectorFactoryDeps {
+  ctx: ConnectorContext;
+  clock: Clock;
+  /** PEM CA certificates from caCert/caFile. */
+  caCerts: string[];
+  /** For vendors with REST token endpoints. */
+  fetch: typeof fetch;
+}
+
+/** One vendor's wiring. */
+export interface VendorModule<C extends SourceConfigBase = SourceConfigBase> {
+  /** The config `kind`. */
+  readonly kind: C["kind"];
+  readonly vendor: Vendor;
+  readonly configSchema: z.ZodType<C>;
+  createConnector(config: C, deps: ConnectorFactoryDeps): Connector;
+  /**
+   * A vendor subscription's share of one source, from the typed field's arguments.
+   * Throws a RelayError `BAD_FILTER` for arguments the vendor cannot express.
+   */
+  plan(source: string, args: Record<string, unknown>): SubscriptionPart;
+  /** The cross-vendor `events(types:)` share of one source; `undefined` types means all. */
+  planTypes(source: string, types: readonly string[] | undefined): SubscriptionPart;
+  /** Interest the config asks to keep registered at all times. */
+  standing(config: C): InterestItem[];
+}
