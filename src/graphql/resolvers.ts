@@ -8,7 +8,9 @@ import type { Event, Vendor } from "../model/event.ts";
 import type { SourceInfo } from "../relay.ts";
 import type { RelayContext } from "./context.ts";
 import { coded } from "./errors.ts";
+import { identity, mergeResolvers, type ResolverMap } from "./resolver_kit.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
+import { drpResolvers } from "./vendors/drp.ts";
 
 /** The GraphQL object type of each vendor's events. */
 export const EVENT_TYPENAMES: Record<Vendor, string> = {
@@ -25,25 +27,12 @@ function isoOrNull(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
 }
 
-function detail<V extends Vendor>(e: Event, vendor: V): Extract<Event["detail"], { vendor: V }> {
-  if (e.detail.vendor !== vendor) throw new Error(`Event ${e.id} is not a ${vendor} event`);
-  return e.detail as Extract<Event["detail"], { vendor: V }>;
-}
-
-/** Resolves a subscription field's payload: the event itself. */
-const identity = (e: Event) => e;
-
-/** Every resolver of the schema. */
-export const resolvers = {
+/** The vendor-neutral resolvers: scalars, Event, Source, queries and `events`. */
+const baseResolvers: ResolverMap = {
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
   Event: {
     __resolveType: (e: Event) => EVENT_TYPENAMES[e.vendor],
-  },
-  DrpEvent: {
-    object: (e: Event) => detail(e, "DRP").object ?? null,
-    original: (e: Event) => detail(e, "DRP").original ?? null,
-    principal: (e: Event) => detail(e, "DRP").principal,
   },
   Source: {
     state: (s: SourceInfo) => s.connection.state,
@@ -67,11 +56,6 @@ export const resolvers = {
       ),
   },
   Subscription: {
-    drpEvents: {
-      subscribe: (_: unknown, args: Args, ctx: RelayContext) =>
-        coded(() => ctx.relay.subscribeVendor("DRP", args)),
-      resolve: identity,
-    },
     events: {
       subscribe: (_: unknown, args: Args, ctx: RelayContext) =>
         coded(() =>
@@ -86,3 +70,9 @@ export const resolvers = {
     },
   },
 };
+
+/** Every resolver of the schema: the base plus one map per vendor. */
+export const resolvers: ResolverMap = mergeResolvers([
+  baseResolvers,
+  drpResolvers,
+]);

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
+import { denoWebSocketFactory } from "../platform/websocket.ts";
 import { createISymphonySimulator, ISYMPHONY_EVENT_PATH } from "./isymphony.ts";
 import type { ISymphonySimulator } from "./isymphony.ts";
 import { matchesFilters } from "./isymphony_match.ts";
@@ -25,7 +26,7 @@ class Client {
   }
 
   static async open(url: string, headers: Record<string, string> = { authorization: AUTH }) {
-    const client = new Client(new WebSocket(url, { headers }));
+    const client = new Client(denoWebSocketFactory(url, { headers }));
     await new Promise<void>((resolve, reject) => {
       client.ws.onopen = () => resolve();
       client.ws.onerror = () => reject(new Error("upgrade refused"));
@@ -103,7 +104,9 @@ Deno.test("isymphony upgrade: Basic auth, 401 challenge, ACL 403, wrong path 404
     assertEquals(other.status, 404);
 
     // A refused WebSocket upgrade fails on the client and is counted.
-    const bad = new WebSocket(sim.url, { headers: { authorization: `Basic ${btoa("a:b")}` } });
+    const bad = denoWebSocketFactory(sim.url, {
+      headers: { authorization: `Basic ${btoa("a:b")}` },
+    });
     await new Promise((resolve) => bad.onclose = resolve);
     assertEquals(sim.server.refused, 1);
 

@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "@std/assert";
+import { denoWebSocketFactory } from "../platform/websocket.ts";
 import {
   createWebinateSimulator,
   type WebinateSimulator,
@@ -20,7 +21,7 @@ interface TestClient {
 const ORIGIN = { origin: "http://localhost" };
 
 function connect(url: string, headers: Record<string, string> = ORIGIN): TestClient {
-  const ws = new WebSocket(url, { headers });
+  const ws = denoWebSocketFactory(url, { headers });
   const queue: string[] = [];
   const waiters: ((s: string) => void)[] = [];
   const opened = Promise.withResolvers<void>();
