@@ -67,7 +67,7 @@ export function createApp(deps: AppDeps): App {
       ...(source.caFile ? [readTextFile(source.caFile)] : []),
     ];
     hub.addSource(source.name, mod.vendor, source.history);
-    const connector = mod.createConnector(source, {
+    const connectors = mod.createConnectors(source, {
       ctx: {
         log: slog,
         rejectInterest: (key, message) => hub.rejectInterest(source.name, key, message),
@@ -77,26 +77,32 @@ export function createApp(deps: AppDeps): App {
       caCerts,
       fetch: deps.fetch ?? fetch,
     });
-    const supervisor = new Supervisor({
-      name: source.name,
-      connector,
-      timing: {
-        backoff: { baseMs: source.reconnect.baseMs, maxMs: source.reconnect.maxMs },
-        stableMs: source.reconnect.stableMs,
-        connectTimeoutMs: source.connectTimeoutMs,
-        authTimeoutMs: source.authTimeoutMs,
-        silenceMs: source.silenceMs,
+    const supervisors = connectors.map((connector, i) =>
+      new Supervisor({
+        name: connectors.length === 1 ? source.name : `${source.name}#${i + 1}`,
+        connector,
+        timing: {
+          backoff: { baseMs: source.reconnect.baseMs, maxMs: source.reconnect.maxMs },
+          stableMs: source.reconnect.stableMs,
+          connectTimeoutMs: source.connectTimeoutMs,
+          authTimeoutMs: source.authTimeoutMs,
+          silenceMs: source.silenceMs,
+        },
+        clock,
+        random,
+        socketFactory: deps.socketFactory ?? denoWebSocketFactory,
+        publish: (event) => hub.publish(event),
+        log: connectors.length === 1 ? slog : slog.child({ socket: i + 1 }),
+        redact,
+      })
+    );
+    hub.attachSink(source.name, {
+      setInterest: (items) => {
+        for (const s of supervisors) s.setInterest(items);
       },
-      clock,
-      random,
-      socketFactory: deps.socketFactory ?? denoWebSocketFactory,
-      publish: (event) => hub.publish(event),
-      log: slog,
-      redact,
     });
-    hub.attachSink(source.name, supervisor);
     hub.addStandingInterest(source.name, mod.standing(source));
-    running.push({ config: source, module: mod, supervisor });
+    running.push({ config: source, module: mod, supervisors });
   }
 
   const relay = new Relay(hub, running);
@@ -150,7 +156,7 @@ export function createApp(deps: AppDeps): App {
     redact,
     start() {
       if (runs.length > 0 || abort.signal.aborted) return;
-      runs = running.map((s) => s.supervisor.run(abort.signal));
+      runs = running.flatMap((s) => s.supervisors.map((sup) => sup.run(abort.signal)));
     },
     close,
     [Symbol.asyncDispose]: close,

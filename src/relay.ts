@@ -15,7 +15,8 @@ import type { SourceConfigBase, VendorModule } from "./upstreams/vendor_module.t
 export interface RunningSource {
   config: SourceConfigBase;
   module: VendorModule<SourceConfigBase>;
-  supervisor: Supervisor;
+  /** One per upstream socket; usually exactly one. */
+  supervisors: Supervisor[];
 }
 
 /** Everything `Source` shows. */
@@ -52,7 +53,7 @@ export class Relay {
     if (!s) return undefined;
     const stats = this.#hub.stats(name);
     return {
-      ...s.supervisor.status(),
+      ...combineStatus(name, s.supervisors.map((sup) => sup.status())),
       eventsReceived: stats.eventsReceived,
       lastEventAt: stats.lastEventAt,
       subscribers: this.#hub.subscriberCount(name),
@@ -62,7 +63,7 @@ export class Relay {
   /** True when every source is READY. */
   ready(): boolean {
     return [...this.#sources.values()].every((s) =>
-      s.supervisor.status().connection.state === "READY"
+      s.supervisors.every((sup) => sup.status().connection.state === "READY")
     );
   }
 
@@ -99,6 +100,15 @@ export class Relay {
     const source = this.resolveSource(vendor, args.source as string | null | undefined);
     const part = source.module.plan(source.config.name, args);
     return this.#hub.subscribe([part], { after: optionalString(args.after) });
+  }
+
+  /**
+   * Sends a text frame upstream on a source of `vendor` (two-way protocols). Returns false
+   * when no socket of the source is READY.
+   */
+  send(vendor: Vendor, name: string | null | undefined, frame: string): boolean {
+    const source = this.resolveSource(vendor, name);
+    return source.supervisors.some((sup) => sup.send(frame));
   }
 
   /** Opens the cross-vendor `events` subscription. */
@@ -151,4 +161,29 @@ export class Relay {
 
 function optionalString(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
+}
+
+const STATE_RANK = { STOPPED: 0, BACKOFF: 1, CONNECTING: 2, AUTHENTICATING: 3, READY: 4 } as const;
+
+/** One status for a source with several sockets: the least healthy state, summed counters. */
+function combineStatus(name: string, all: SupervisorStatus[]): SupervisorStatus {
+  if (all.length === 1) return { ...all[0]!, name };
+  const worst = all.reduce((a, b) =>
+    STATE_RANK[b.connection.state] < STATE_RANK[a.connection.state] ? b : a
+  );
+  const latestError = all.reduce((a, b) => ((b.lastErrorAt ?? 0) > (a.lastErrorAt ?? 0) ? b : a));
+  const since = all.map((s) => s.connectedSince);
+  return {
+    name,
+    vendor: worst.vendor,
+    connection: worst.connection,
+    connectedSince: since.every((t) => t !== undefined)
+      ? Math.max(...(since as number[]))
+      : undefined,
+    lastError: latestError.lastError,
+    lastErrorAt: latestError.lastErrorAt,
+    reconnects: all.reduce((n, s) => n + s.reconnects, 0),
+    framesDropped: all.reduce((n, s) => n + s.framesDropped, 0),
+    interest: [...new Set(all.flatMap((s) => s.interest))],
+  };
 }

@@ -116,6 +116,21 @@ export class Supervisor implements InterestSink {
     };
   }
 
+  /**
+   * Sends a text frame on the current session (two-way protocols such as Webinate's).
+   * Returns false when the source is not READY, so callers can report the failure.
+   */
+  send(text: string): boolean {
+    const session = this.#session;
+    if (!session || this.#connection.state !== "READY") return false;
+    try {
+      session.send(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** InterestSink: remembers the wanted set and syncs it when connected. */
   setInterest(items: ReadonlyMap<string, InterestItem>): void {
     this.#wanted = items;

@@ -42,7 +42,11 @@ export interface VendorModule<C extends SourceConfigBase = SourceConfigBase> {
   readonly kind: C["kind"];
   readonly vendor: Vendor;
   readonly configSchema: z.ZodType<C>;
-  createConnector(config: C, deps: ConnectorFactoryDeps): Connector;
+  /**
+   * The connectors of one source: usually one; several when the vendor needs one socket per
+   * scope (iland: one per company). They share the source's hub channel and interest.
+   */
+  createConnectors(config: C, deps: ConnectorFactoryDeps): Connector[];
   /**
    * A vendor subscription's share of one source, from the typed field's arguments.
    * Throws a RelayError `BAD_FILTER` for arguments the vendor cannot express.

@@ -13,8 +13,9 @@ export const drpModule: VendorModule<DrpSourceConfig> = {
   kind: "drp",
   vendor: "DRP",
   configSchema: drpSourceSchema,
-  createConnector: (config, deps) =>
+  createConnectors: (config, deps) => [
     new DrpConnector({ config, caCerts: deps.caCerts, ctx: deps.ctx, clock: deps.clock }),
+  ],
   plan: planDrpArgs,
   planTypes: planDrpTypes,
   standing: (config) => config.standing.map((key) => ({ key })),
