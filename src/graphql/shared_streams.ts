@@ -38,6 +38,13 @@ export class SharedStreams {
     return this.#groups.size;
   }
 
+  /** Members across all groups: client subscriptions currently served by shared streams. */
+  get memberCount(): number {
+    let n = 0;
+    for (const g of this.#groups.values()) n += g.members.size;
+    return n;
+  }
+
   /** Members of the group with `key`. */
   members(key: string): number {
     return this.#groups.get(key)?.members.size ?? 0;

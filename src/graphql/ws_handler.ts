@@ -145,8 +145,8 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
 }
 
 /**
- * Subscriptions can share a stream unless they resume from a cursor (`after:`), whose
- * replay is specific to the moment they join.
+ * Subscriptions can share a stream unless they resume from a cursor (a non-null `after:`),
+ * whose replay is specific to the moment they join.
  */
 function shareKeyOf(
   document: import("graphql").DocumentNode,
@@ -158,7 +158,13 @@ function shareKeyOf(
   if (!op || op.operation !== "subscription") return undefined;
   for (const sel of op.selectionSet.selections) {
     if (sel.kind !== Kind.FIELD) return undefined;
-    if (sel.arguments?.some((a) => a.name.value === "after")) return undefined;
+    for (const arg of sel.arguments ?? []) {
+      if (arg.name.value !== "after") continue;
+      const v = arg.value;
+      const unset = v.kind === Kind.NULL ||
+        (v.kind === Kind.VARIABLE && (variables?.[v.name.value] ?? null) === null);
+      if (!unset) return undefined;
+    }
   }
   return JSON.stringify([operationName ?? null, query, stableJson(variables ?? {})]);
 }

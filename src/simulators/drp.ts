@@ -269,7 +269,7 @@ export class DrpSimulator implements VendorSimulator {
       username: this.username,
       password: this.password,
     };
-    if (this.#ca !== undefined) config.caCerts = [this.#ca];
+    if (this.#ca !== undefined) config.caCert = this.#ca;
     return config;
   }
 

@@ -429,42 +429,16 @@ Deno.test("drp sourceConfig points at the simulator with working credentials", a
   });
 });
 
-const CA = `-----BEGIN CERTIFICATE-----
-MIIBmzCCAUGgAwIBAgIUDU+Rph1TrXugkhBvz3+fhYzi8AwwCgYIKoZIzj0EAwIw
-GjEYMBYGA1UEAwwPZHJwLXNpbSB0ZXN0IENBMCAXDTI2MTEyMjA1NTU1M1oYDzIx
-MjYxMDI5MDU1NTUzWjAaMRgwFgYDVQQDDA9kcnAtc2ltIHRlc3QgQ0EwWTATBgcq
-hkjOPQIBBggqhkjOPQMBBwNCAASeR9daVi+5X+bg+ocRW46ggXXSAiKU9K9GLQL3
-rAtKM9Mx91qFxLYW29dcv2ZokGS/FPmndxHXDUASx4sEmgqPo2MwYTAdBgNVHQ4E
-FgQUfNY4zYAcOMDYjbkkXxeqYS+dWl8wHwYDVR0jBBgwFoAUfNY4zYAcOMDYjbkk
-XxeqYS+dWl8wDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAgQwCgYIKoZI
-zj0EAwIDSAAwRQIhAMAMQmxpjNhoCouQKQR9cJlv1GfzVDeRLmVwsruE64WwAiB4
-vC8McUvXamV9wQHRhRGgBhnhV9uprsIuWaiRxRPN5g==
------END CERTIFICATE-----
-`;
-const CERT = `-----BEGIN CERTIFICATE-----
-MIIBsTCCAVagAwIBAgIUVfYF7zHoNvV4lG7oMgEu38HXw/kwCgYIKoZIzj0EAwIw
-GjEYMBYGA1UEAwwPZHJwLXNpbSB0ZXN0IENBMCAXDTI2MTEyMjA1NTU1M1oYDzIx
-MjYxMDI5MDU1NTUzWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIB
-BggqhkjOPQMBBwNCAAQOVQ8awEyhszd7x0iLLmwkfYzpvMVFi0rLyzzz1Z+Cu081
-3XSyEhG8Mp1RV65Usc/0nq5dA9U7v9qHakWMyrcGo34wfDAaBgNVHREEEzARhwR/
-AAABgglsb2NhbGhvc3QwCQYDVR0TBAIwADATBgNVHSUEDDAKBggrBgEFBQcDATAd
-BgNVHQ4EFgQUAPewNtwvPX2oR7bVXnGfgyrzyr0wHwYDVR0jBBgwFoAUfNY4zYAc
-OMDYjbkkXxeqYS+dWl8wCgYIKoZIzj0EAwIDSQAwRgIhANuQipw3BNpOWKvB6B1G
-U4/9YC1F+0FUSE8iBoHj3uKHAiEA0ubXlhasu+3MTTiHKSfLXMUGWxvf+15LRW79
-z1VATVk=
------END CERTIFICATE-----
-`;
-const KEY = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg1RpGdXTXQ8SCXeV7
-w0zzvOh+4L19BDswVIbwNvFTwkGhRANCAAQOVQ8awEyhszd7x0iLLmwkfYzpvMVF
-i0rLyzzz1Z+Cu0813XSyEhG8Mp1RV65Usc/0nq5dA9U7v9qHakWMyrcG
------END PRIVATE KEY-----
-`;
+const fixture = (name: string) =>
+  Deno.readTextFileSync(new URL(`../../tests/fixtures/tls/${name}`, import.meta.url));
+const CA = fixture("ca.pem");
+const CERT = fixture("localhost.pem");
+const KEY = fixture("localhost.key");
 
 Deno.test("drp tls: wss with a self-signed CA", async () => {
   await withSim({ tls: { cert: CERT, key: KEY, ca: CA } }, async (sim) => {
     assertEquals(sim.url, `wss://127.0.0.1:${sim.server.port}/api/v3/ws`);
-    assertEquals(sim.sourceConfig("x").caCerts, [CA]);
+    assertEquals(sim.sourceConfig("x").caCert, CA);
     const c = new Client(sim.url, { authorization: BASIC }, [CA]);
     assert(await c.opened);
     assertEquals((await c.command("register *.*.*")).Type, "websocket");
