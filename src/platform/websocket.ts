@@ -31,5 +31,9 @@ export const denoWebSocketFactory: WebSocketFactory = (url, options) => {
   // Deno's WebSocket accepts an options object (headers, protocols, client) in place of
   // the protocols argument; the DOM typings do not know it.
   // deno-lint-ignore no-explicit-any
-  return new WebSocket(url, init as any);
+  const socket = new WebSocket(url, init as any);
+  // The per-socket TLS client is a resource of its own: free it with the socket.
+  const client = init.client;
+  if (client) socket.addEventListener("close", () => client.close(), { once: true });
+  return socket;
 };
