@@ -5,7 +5,11 @@
  *
  * @module
  */
+import { validate } from "graphql";
 import { createYoga } from "graphql-yoga";
+import { validationRules } from "./graphql/limits.ts";
+import { type AccessScope, OPEN_SCOPE } from "./model/access.ts";
+import { createAuthenticator } from "./server/auth.ts";
 import type { Config } from "./config.ts";
 import { buildRelaySchema } from "./graphql/schema.ts";
 import { createWsHandler, type WsHandler } from "./graphql/ws_handler.ts";
@@ -16,7 +20,7 @@ import { createLogger, type Logger } from "./platform/log.ts";
 import { createRedactor, type Redactor } from "./platform/redact.ts";
 import { denoWebSocketFactory, type WebSocketFactory } from "./platform/websocket.ts";
 import { Relay, type RunningSource } from "./relay.ts";
-import { createHandler } from "./server/handler.ts";
+import { createHandler, NO_SCOPE } from "./server/handler.ts";
 import { vendorModule } from "./upstreams/mod.ts";
 import { Supervisor } from "./upstreams/supervisor.ts";
 
@@ -106,13 +110,40 @@ export function createApp(deps: AppDeps): App {
   }
 
   const relay = new Relay(hub, running);
+  const { server, auth } = config;
+  const authenticator = auth ? createAuthenticator(auth) : undefined;
+  if (!authenticator) {
+    log.warn(
+      "no auth section: the relay is open to any client that can reach it; configure auth.apiKeys",
+    );
+  }
   const schema = buildRelaySchema();
+  const rules = validationRules({
+    maxDepth: server.limits.maxDepth,
+    maxAliases: server.limits.maxAliases,
+    introspection: server.introspection,
+  });
+  const scopes = new WeakMap<Request, AccessScope>();
   const yoga = createYoga({
     schema,
-    graphqlEndpoint: config.server.graphqlPath,
-    graphiql: config.server.graphiql ? { subscriptionsProtocol: "WS" } : false,
+    graphqlEndpoint: server.graphqlPath,
+    graphiql: server.graphiql ? { subscriptionsProtocol: "WS" } : false,
     landingPage: false,
-    context: () => ({ relay }),
+    cors: server.allowedOrigins.length > 0
+      ? {
+        origin: server.allowedOrigins.includes("*") ? "*" : [...server.allowedOrigins],
+        methods: ["GET", "POST", "OPTIONS"],
+        allowedHeaders: ["authorization", "content-type"],
+        maxAge: 600,
+      }
+      : false,
+    context: ({ request }) => ({ relay: relay.withScope(scopes.get(request) ?? NO_SCOPE) }),
+    plugins: [{
+      // The same rules as the WebSocket path: spec rules plus depth, alias, introspection.
+      onValidate: ({ setValidationFn }: { setValidationFn: (fn: typeof validate) => void }) => {
+        setValidationFn((s, document) => validate(s, document, rules));
+      },
+    }],
     logging: {
       debug: (...args: unknown[]) => log.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args: unknown[]) => log.info(String(args[0])),
@@ -124,13 +155,28 @@ export function createApp(deps: AppDeps): App {
     schema,
     relay,
     log: log.child({ component: "graphql-ws" }),
-    maxBufferedBytes: config.server.maxBufferedBytes,
+    clock,
+    rules,
+    authenticator,
+    maxBufferedBytes: server.maxBufferedBytes,
+    maxQueuedMessages: server.maxQueuedMessages,
+    connectionInitWaitTimeout: server.limits.connectionInitTimeoutMs,
+    maxSubscriptionsPerSocket: server.limits.maxSubscriptionsPerSocket,
+    maxMessageBytes: server.limits.maxMessageBytes,
+    subscriptionsPerMinute: server.limits.subscriptionsPerMinute,
   });
   const handler = createHandler({
     relay,
-    graphqlPath: config.server.graphqlPath,
-    http: (req) => yoga.fetch(req),
+    graphqlPath: server.graphqlPath,
+    http: (req, scope) => {
+      scopes.set(req, scope);
+      return yoga.fetch(req);
+    },
     ws,
+    authenticator,
+    allowedOrigins: server.allowedOrigins,
+    maxBodyBytes: server.limits.maxMessageBytes,
+    openScope: OPEN_SCOPE,
   });
 
   const abort = new AbortController();
@@ -139,8 +185,8 @@ export function createApp(deps: AppDeps): App {
 
   const close = () => {
     closed ??= (async () => {
+      await ws.closeAll();
       abort.abort();
-      ws.closeAll(1001, "Server shutting down");
       await Promise.all(runs);
       await hub.drained();
     })();

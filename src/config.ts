@@ -8,8 +8,25 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS } from "./platform/log.ts";
+import { type AuthConfig, authSchema } from "./server/auth.ts";
 import { VENDOR_MODULES } from "./upstreams/mod.ts";
 import type { SourceConfigBase } from "./upstreams/vendor_module.ts";
+
+/** Limits on what one client may ask for; each violation is a clear error. */
+export const limitsSchema = z.object({
+  /** A socket that sends no `connection_init` within this is closed (4408). */
+  connectionInitTimeoutMs: z.number().int().min(100).max(120_000).default(3_000),
+  /** Active subscriptions per socket. */
+  maxSubscriptionsPerSocket: z.number().int().min(1).max(100_000).default(100),
+  /** Largest inbound WebSocket message or HTTP request body, in bytes. */
+  maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  /** Deepest field nesting an operation may have. */
+  maxDepth: z.number().int().min(1).max(100).default(12),
+  /** Most aliased fields in one operation. */
+  maxAliases: z.number().int().min(0).max(10_000).default(30),
+  /** New subscriptions per client key per minute (token bucket; the burst is the same). */
+  subscriptionsPerMinute: z.number().int().min(1).max(1_000_000).default(600),
+}).strict();
 
 /** The HTTP/WebSocket listener. */
 export const serverSchema = z.object({
@@ -17,14 +34,27 @@ export const serverSchema = z.object({
   hostname: z.string().min(1).default("0.0.0.0"),
   /** Path of the GraphQL endpoint (HTTP and WebSocket). */
   graphqlPath: z.string().regex(/^\/[A-Za-z0-9_\-/]*$/, "Must start with /").default("/graphql"),
-  /** Serve GraphiQL on GET of the GraphQL path. */
-  graphiql: z.boolean().default(true),
-  /** Bytes a client socket may have unsent before it is closed as too slow. */
+  /** Serve GraphiQL on GET of the GraphQL path (on in demo mode). */
+  graphiql: z.boolean().default(false),
+  /** Answer introspection queries (on in demo mode). */
+  introspection: z.boolean().default(false),
+  /**
+   * Browser origins allowed to open WebSockets and make CORS requests, e.g.
+   * `https://ops.example.com`; `"*"` allows any. Same-origin requests and clients that send
+   * no Origin (non-browser) are always allowed.
+   */
+  allowedOrigins: z.array(z.string().min(1)).default([]),
+  /** Bytes a client socket may have unsent before it is closed as too slow (1013). */
   maxBufferedBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+  /** Messages a client socket may have unsent before it is closed as too slow (1013). */
+  maxQueuedMessages: z.number().int().min(1).default(1000),
+  limits: limitsSchema.prefault({}),
 }).strict();
 
 const topSchema = z.object({
   server: serverSchema.prefault({}),
+  /** Client authentication; without it the relay is open (and says so at start-up). */
+  auth: authSchema.optional(),
   logLevel: z.enum(LOG_LEVELS).default("info"),
   sources: z.array(z.unknown()).default([]),
 }).strict();
@@ -32,6 +62,7 @@ const topSchema = z.object({
 /** A validated config. */
 export interface Config {
   server: z.infer<typeof serverSchema>;
+  auth: AuthConfig | undefined;
   logLevel: z.infer<typeof topSchema>["logLevel"];
   sources: SourceConfigBase[];
 }
@@ -98,7 +129,7 @@ function resolveEnv(
   return value;
 }
 
-const SECRET_KEY = /token|password|secret|credential|apikey|api_key/i;
+const SECRET_KEY = /token|password|secret|credential|apikey|api_key|cookie|^sid$/i;
 
 /** Collects string values held under secret-looking keys. */
 function collectSecrets(value: unknown, out: string[], underSecret = false): void {
@@ -111,6 +142,11 @@ function collectSecrets(value: unknown, out: string[], underSecret = false): voi
       collectSecrets(v, out, underSecret || (SECRET_KEY.test(k) && !/url$/i.test(k)));
     }
   }
+}
+
+function sourcesOf(doc: unknown): unknown[] {
+  const sources = (doc as { sources?: unknown } | null)?.sources;
+  return Array.isArray(sources) ? sources : [];
 }
 
 function issuesToLines(error: z.ZodError, prefix: Path): string[] {
@@ -130,11 +166,16 @@ export function parseConfig(
   const problems: string[] = [];
   const secrets: string[] = [];
   const resolved = resolveEnv(input, env, [], problems, secrets);
+  // A field whose variable is missing is reported once, not again as missing or invalid.
+  const unset = new Set(problems.map((p) => p.slice(0, p.indexOf(": "))));
+  const report = (lines: string[]) =>
+    problems.push(...lines.filter((l) => !unset.has(l.slice(0, l.indexOf(": ")))));
   const top = topSchema.safeParse(resolved);
-  if (!top.success) problems.push(...issuesToLines(top.error, []));
+  if (!top.success) report(issuesToLines(top.error, []));
   const sources: SourceConfigBase[] = [];
   const names = new Map<string, number>();
-  const rawSources = top.success ? top.data.sources : [];
+  // Sources are checked even when the top level is bad, so every bad field is named at once.
+  const rawSources = top.success ? top.data.sources : sourcesOf(resolved);
   rawSources.forEach((raw, i) => {
     const kind = (raw as { kind?: unknown } | null)?.kind;
     const mod = VENDOR_MODULES.find((m) => m.kind === kind);
@@ -145,7 +186,7 @@ export function parseConfig(
     }
     const parsed = mod.configSchema.safeParse(raw);
     if (!parsed.success) {
-      problems.push(...issuesToLines(parsed.error, ["sources", i]));
+      report(issuesToLines(parsed.error, ["sources", i]));
       return;
     }
     const previous = names.get(parsed.data.name);
@@ -161,7 +202,7 @@ export function parseConfig(
   if (problems.length > 0 || !top.success) throw new ConfigError(problems);
   collectSecrets(resolved, secrets);
   return {
-    config: { server: top.data.server, logLevel: top.data.logLevel, sources },
+    config: { server: top.data.server, auth: top.data.auth, logLevel: top.data.logLevel, sources },
     secrets: [...new Set(secrets)],
   };
 }

@@ -8,6 +8,10 @@
 import type { Clock, TimerId } from "./platform/clock.ts";
 import { systemClock } from "./platform/clock.ts";
 import { createDrpSimulator } from "./simulators/drp.ts";
+import { createKazooSimulator } from "./simulators/kazoo.ts";
+import { createISymphonySimulator } from "./simulators/isymphony.ts";
+import { createIlandSimulator } from "./simulators/iland.ts";
+import { createWebinateSimulator } from "./simulators/webinate.ts";
 import type { VendorSimulator } from "./simulators/vendor_simulator.ts";
 
 /** Running simulators and the sources that point at them. */
@@ -33,6 +37,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const interval = options.intervalMs ?? 1500;
   const simulators: Record<string, VendorSimulator> = {
     "demo-drp": createDrpSimulator(),
+    "demo-kazoo": createKazooSimulator(),
+    "demo-isymphony": createISymphonySimulator(),
+    "demo-iland": createIlandSimulator(),
+    "demo-webinate": createWebinateSimulator(),
   };
   for (const sim of Object.values(simulators)) await sim.start();
   const timers = new Map<string, TimerId>();

@@ -31,7 +31,13 @@ try {
   if (located.kind === "demo") {
     demo = await startDemo();
     parsed = parseConfig({
-      server: { port: Number(env("PORT") ?? 8080), hostname: env("HOST") ?? "0.0.0.0" },
+      server: {
+        port: Number(env("PORT") ?? 8080),
+        hostname: env("HOST") ?? "0.0.0.0",
+        // A demo is for exploring: GraphiQL and introspection on (both off by default).
+        graphiql: true,
+        introspection: true,
+      },
       sources: demo.sources,
     }, env);
   } else {

@@ -6,6 +6,13 @@
  * @module
  */
 import type { Hub, SubscriptionPart } from "./hub/hub.ts";
+import {
+  type AccessScope,
+  allowsEvent,
+  allowsSource,
+  allowsTenant,
+  OPEN_SCOPE,
+} from "./model/access.ts";
 import { RelayError } from "./model/errors.ts";
 import type { Event, Vendor } from "./model/event.ts";
 import type { Supervisor, SupervisorStatus } from "./upstreams/supervisor.ts";
@@ -32,25 +39,46 @@ export interface SourceSelection {
   vendors?: readonly Vendor[] | null | undefined;
 }
 
-/** The relay service. */
+/** Arguments that name a tenant, per vendor: checked against the scope up front. */
+const TENANT_ARGS: Partial<Record<Vendor, string>> = { KAZOO: "accountId" };
+
+/**
+ * The relay service, as seen by one access scope: every method only reaches the sources
+ * (and tenants) the scope allows. {@link Relay.withScope} makes the view for a client.
+ */
 export class Relay {
   readonly #hub: Hub;
   readonly #sources: Map<string, RunningSource>;
+  readonly #scope: AccessScope;
 
-  constructor(hub: Hub, sources: readonly RunningSource[]) {
+  constructor(hub: Hub, sources: readonly RunningSource[], scope: AccessScope = OPEN_SCOPE) {
     this.#hub = hub;
     this.#sources = new Map(sources.map((s) => [s.config.name, s]));
+    this.#scope = scope;
   }
 
-  /** Status of every source, in config order. */
+  /** The same relay as seen by `scope`. */
+  withScope(scope: AccessScope): Relay {
+    return new Relay(this.#hub, [...this.#sources.values()], scope);
+  }
+
+  /** The scope this view serves. */
+  get scope(): AccessScope {
+    return this.#scope;
+  }
+
+  /** Status of every source the scope may see, in config order. */
   sources(): SourceInfo[] {
-    return [...this.#sources.keys()].map((name) => this.source(name)!);
+    return [...this.#sources.keys()]
+      .filter((name) => allowsSource(this.#scope, name))
+      .map((name) => this.source(name)!);
   }
 
-  /** Status of one source, or undefined. */
+  /** Status of one source, or undefined; `FORBIDDEN` outside the scope. */
   source(name: string): SourceInfo | undefined {
     const s = this.#sources.get(name);
     if (!s) return undefined;
+    this.#allow(name);
     const stats = this.#hub.stats(name);
     return {
       ...combineStatus(name, s.supervisors.map((sup) => sup.status())),
@@ -60,7 +88,7 @@ export class Relay {
     };
   }
 
-  /** True when every source is READY. */
+  /** True when every source is READY (not scoped: readiness is the process's). */
   ready(): boolean {
     return [...this.#sources.values()].every((s) =>
       s.supervisors.every((sup) => sup.status().connection.state === "READY")
@@ -77,11 +105,16 @@ export class Relay {
       if (!s || s.module.vendor !== vendor) {
         throw new RelayError("UNKNOWN_SOURCE", `No ${vendor} source named "${name}"`);
       }
+      this.#allow(name);
       return s;
     }
-    const candidates = [...this.#sources.values()].filter((s) => s.module.vendor === vendor);
+    const all = [...this.#sources.values()].filter((s) => s.module.vendor === vendor);
+    const candidates = all.filter((s) => allowsSource(this.#scope, s.config.name));
     if (candidates.length === 1) return candidates[0]!;
     if (candidates.length === 0) {
+      if (all.length > 0) {
+        throw new RelayError("FORBIDDEN", `This key may not use any ${vendor} source`);
+      }
       throw new RelayError("UNKNOWN_SOURCE", `No ${vendor} source is configured`);
     }
     throw new RelayError(
@@ -98,7 +131,12 @@ export class Relay {
     args: Record<string, unknown> & { source?: unknown; after?: unknown },
   ): AsyncIterableIterator<Event> {
     const source = this.resolveSource(vendor, args.source as string | null | undefined);
-    const part = source.module.plan(source.config.name, args);
+    const tenantArg = TENANT_ARGS[vendor];
+    const tenant = tenantArg ? args[tenantArg] : undefined;
+    if (typeof tenant === "string" && !allowsTenant(this.#scope, source.config.name, tenant)) {
+      throw new RelayError("FORBIDDEN", `This key may not see ${tenantArg} "${tenant}"`);
+    }
+    const part = this.#scoped(source.module.plan(source.config.name, args));
     return this.#hub.subscribe([part], { after: optionalString(args.after) });
   }
 
@@ -117,7 +155,7 @@ export class Relay {
   ): AsyncIterableIterator<Event> {
     const types = selection.types ?? undefined;
     const parts: SubscriptionPart[] = this.select(selection).map((s) =>
-      s.module.planTypes(s.config.name, types)
+      this.#scoped(s.module.planTypes(s.config.name, types))
     );
     if (parts.length === 0) throw new RelayError("UNKNOWN_SOURCE", "No source matches");
     return this.#hub.subscribe(parts, { after: optionalString(selection.after) });
@@ -135,6 +173,7 @@ export class Relay {
       for (const event of this.#hub.recent(s.config.name)) {
         if (n >= limit) break;
         if (types && !types.has(event.type)) continue;
+        if (!allowsEvent(this.#scope, event)) continue;
         picked.push(event);
         n++;
       }
@@ -144,18 +183,35 @@ export class Relay {
       .slice(0, limit);
   }
 
-  /** Sources named by `selection` (all when it names none); unknown names fail. */
+  /**
+   * Sources named by `selection` (all the scope allows when it names none); unknown names
+   * fail with `UNKNOWN_SOURCE`, names outside the scope with `FORBIDDEN`.
+   */
   select(selection: SourceSelection): RunningSource[] {
-    const all = [...this.#sources.values()];
+    const all = [...this.#sources.values()].filter((s) => allowsSource(this.#scope, s.config.name));
     for (const name of selection.sources ?? []) {
       if (!this.#sources.has(name)) {
         throw new RelayError("UNKNOWN_SOURCE", `No source named "${name}"`);
       }
+      this.#allow(name);
     }
     return all.filter((s) =>
       (!selection.sources || selection.sources.includes(s.config.name)) &&
       (!selection.vendors || selection.vendors.includes(s.module.vendor))
     );
+  }
+
+  #allow(source: string): void {
+    if (!allowsSource(this.#scope, source)) {
+      throw new RelayError("FORBIDDEN", `This key may not use source "${source}"`);
+    }
+  }
+
+  /** Adds the scope's tenant restriction to a part's matcher. */
+  #scoped(part: SubscriptionPart): SubscriptionPart {
+    if (!this.#scope.tenants.has(part.source)) return part;
+    const scope = this.#scope;
+    return { ...part, match: (e) => part.match(e) && allowsEvent(scope, e) };
   }
 }
 

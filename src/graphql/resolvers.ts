@@ -11,6 +11,10 @@ import { coded } from "./errors.ts";
 import { identity, mergeResolvers, type ResolverMap } from "./resolver_kit.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
 import { drpResolvers } from "./vendors/drp.ts";
+import { kazooResolvers } from "./vendors/kazoo.ts";
+import { isymphonyResolvers } from "./vendors/isymphony.ts";
+import { ilandResolvers } from "./vendors/iland.ts";
+import { webinateResolvers } from "./vendors/webinate.ts";
 
 /** The GraphQL object type of each vendor's events. */
 export const EVENT_TYPENAMES: Record<Vendor, string> = {
@@ -42,9 +46,9 @@ const baseResolvers: ResolverMap = {
     lastError: (s: SourceInfo) => s.lastError ?? null,
   },
   Query: {
-    sources: (_: unknown, __: Args, ctx: RelayContext) => ctx.relay.sources(),
+    sources: (_: unknown, __: Args, ctx: RelayContext) => coded(() => ctx.relay.sources()),
     source: (_: unknown, args: Args, ctx: RelayContext) =>
-      ctx.relay.source(String(args.name)) ?? null,
+      coded(() => ctx.relay.source(String(args.name)) ?? null),
     recentEvents: (_: unknown, args: Args, ctx: RelayContext) =>
       coded(() =>
         ctx.relay.recentEvents({
@@ -75,4 +79,8 @@ const baseResolvers: ResolverMap = {
 export const resolvers: ResolverMap = mergeResolvers([
   baseResolvers,
   drpResolvers,
+  kazooResolvers,
+  isymphonyResolvers,
+  ilandResolvers,
+  webinateResolvers,
 ]);

@@ -9,7 +9,14 @@ import type { RelayContext } from "./context.ts";
 import { resolvers } from "./resolvers.ts";
 
 /** The SDL files, in load order (base first; vendors extend it). */
-export const SCHEMA_FILES = ["events.graphql", "drp.graphql"] as const;
+export const SCHEMA_FILES = [
+  "events.graphql",
+  "drp.graphql",
+  "kazoo.graphql",
+  "isymphony.graphql",
+  "iland.graphql",
+  "webinate.graphql",
+] as const;
 
 /** Reads the SDL shipped next to the code (works locally, in Docker and on Deno Deploy). */
 export function loadTypeDefs(): string {

@@ -7,37 +7,77 @@
  * (browsers refuse a handshake whose answer lacks the protocol they offered), and the
  * negotiated value is what the server core sees.
  *
- * The graphql-ws Deno path has no backpressure, so each socket's unsent bytes are bounded:
- * past `maxBufferedBytes` the socket is closed with 1013 (try again later), which
- * graphql-ws clients retry, instead of letting memory grow.
+ * The graphql-ws Deno path has no backpressure, so each socket's unsent data is bounded in
+ * bytes and messages: past either bound the socket is closed with 1013 (try again later),
+ * which graphql-ws clients retry, instead of letting memory grow or other clients wait.
+ *
+ * Clients authenticate in `connection_init` (`{ "apiKey": "..." }`), or with an
+ * `Authorization: Bearer` header on the upgrade; without valid credentials the socket is
+ * closed with graphql-ws's Forbidden code (4403).
  *
  * @module
  */
-import { getOperationAST, type GraphQLSchema, Kind, subscribe } from "graphql";
-import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
+import {
+  type DocumentNode,
+  getOperationAST,
+  GraphQLError,
+  type GraphQLSchema,
+  Kind,
+  parse,
+  subscribe,
+  validate,
+  type ValidationRule,
+} from "graphql";
+import {
+  CloseCode,
+  type Context,
+  handleProtocols,
+  makeServer,
+  MessageType,
+  stringifyMessage,
+} from "graphql-ws";
+import { type AccessScope, OPEN_SCOPE } from "../model/access.ts";
+import type { Clock } from "../platform/clock.ts";
 import type { Logger } from "../platform/log.ts";
 import type { Relay } from "../relay.ts";
+import { type Authenticator, bearer } from "../server/auth.ts";
 import type { RelayContext } from "./context.ts";
 import { formatErrors } from "./errors.ts";
+import { RateLimiter } from "./limits.ts";
 import { SharedStreams } from "./shared_streams.ts";
 
 /** Close code for a client that cannot keep up (RFC 6455 "Try Again Later"). */
 export const CLOSE_SLOW_CONSUMER = 1013;
+/** Close code for an inbound message over the size limit (RFC 6455 "Message Too Big"). */
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
 
 /** Options for {@link createWsHandler}. */
 export interface WsHandlerOptions {
   schema: GraphQLSchema;
   relay: Relay;
   log: Logger;
+  clock: Clock;
+  /** Validation rules (spec rules plus limits). */
+  rules: readonly ValidationRule[];
+  /** Verifies credentials; undefined means the relay is open. */
+  authenticator: Authenticator | undefined;
   /** Unsent bytes per socket before it is closed as too slow. */
   maxBufferedBytes: number;
+  /** Unsent messages per socket before it is closed as too slow. */
+  maxQueuedMessages: number;
   /** How long a socket may stay open without `connection_init`. */
-  connectionInitWaitTimeout?: number;
+  connectionInitWaitTimeout: number;
+  maxSubscriptionsPerSocket: number;
+  maxMessageBytes: number;
+  subscriptionsPerMinute: number;
 }
 
 interface Extra {
   socket: WebSocket;
   request: Request;
+  /** The upgrade's bearer credential, read before Deno closed the request. */
+  upgradeCredential: string | undefined;
+  scope?: AccessScope;
 }
 
 interface WsContext extends RelayContext {
@@ -49,6 +89,9 @@ interface WsContext extends RelayContext {
 export interface WsStats {
   open: number;
   slowConsumerCloses: number;
+  oversizedMessages: number;
+  forbidden: number;
+  rateLimited: number;
 }
 
 /** The upgrade handler plus its live state. */
@@ -56,24 +99,94 @@ export interface WsHandler {
   (req: Request): Response;
   readonly stats: WsStats;
   readonly shared: SharedStreams;
-  /** Closes every open socket (graceful shutdown). */
-  closeAll(code?: number, reason?: string): void;
+  /**
+   * Graceful shutdown: sends `complete` for every running subscription, then closes every
+   * socket with 1001 (going away, which graphql-ws clients retry against a new instance).
+   */
+  closeAll(): Promise<void>;
+}
+
+function limitError(code: string, message: string): GraphQLError[] {
+  return [new GraphQLError(message, { extensions: { code } })];
 }
 
 /** Creates the WebSocket upgrade handler for the GraphQL path. */
 export function createWsHandler(options: WsHandlerOptions): WsHandler {
-  const { schema, relay, log, maxBufferedBytes } = options;
+  const { schema, relay, log, authenticator } = options;
   const shared = new SharedStreams();
-  const sockets = new Set<WebSocket>();
-  const stats: WsStats = { open: 0, slowConsumerCloses: 0 };
+  const live = new Map<WebSocket, Context<Record<string, unknown> | undefined, Extra>>();
+  const stats: WsStats = {
+    open: 0,
+    slowConsumerCloses: 0,
+    oversizedMessages: 0,
+    forbidden: 0,
+    rateLimited: 0,
+  };
+  const limiter = new RateLimiter(options.subscriptionsPerMinute, options.clock);
 
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
     schema,
-    connectionInitWaitTimeout: options.connectionInitWaitTimeout ?? 3_000,
-    context: (_ctx, _id, payload, args): WsContext => ({
-      relay,
-      shareKey: shareKeyOf(args.document, payload.operationName, payload.query, payload.variables),
-    }),
+    connectionInitWaitTimeout: options.connectionInitWaitTimeout,
+    onConnect: async (ctx) => {
+      live.set(ctx.extra.socket, ctx);
+      if (!authenticator) {
+        ctx.extra.scope = OPEN_SCOPE;
+        return true;
+      }
+      const params = ctx.connectionParams ?? {};
+      const credential = typeof params.apiKey === "string"
+        ? params.apiKey
+        : bearer(typeof params.authorization === "string" ? params.authorization : null) ??
+          bearer(typeof params.Authorization === "string" ? params.Authorization : null) ??
+          ctx.extra.upgradeCredential;
+      const scope = credential ? await authenticator.authenticate(credential) : undefined;
+      if (!scope) {
+        stats.forbidden++;
+        log.info("rejected unauthenticated socket");
+        return false;
+      }
+      ctx.extra.scope = scope;
+      return true;
+    },
+    onSubscribe: (ctx, id, payload) => {
+      const active = Object.keys(ctx.subscriptions).length;
+      if (active > options.maxSubscriptionsPerSocket) {
+        return limitError(
+          "LIMIT_EXCEEDED",
+          `At most ${options.maxSubscriptionsPerSocket} subscriptions per connection`,
+        );
+      }
+      let document: DocumentNode;
+      try {
+        document = parse(payload.query);
+      } catch (err) {
+        return [err instanceof GraphQLError ? err : new GraphQLError("Invalid query")];
+      }
+      const errors = validate(schema, document, options.rules);
+      if (errors.length > 0) return [...errors];
+      const op = getOperationAST(document, payload.operationName);
+      if (!op) return [new GraphQLError("Unable to identify operation")];
+      const scope = ctx.extra.scope ?? OPEN_SCOPE;
+      if (op.operation === "subscription" && !limiter.take(scope.id)) {
+        stats.rateLimited++;
+        return limitError(
+          "RATE_LIMITED",
+          `Too many new subscriptions: at most ${options.subscriptionsPerMinute} a minute`,
+        );
+      }
+      const contextValue: WsContext = {
+        relay: relay.withScope(scope),
+        shareKey: shareKeyOf(op, scope, payload.operationName, payload.query, payload.variables),
+      };
+      void id;
+      return {
+        schema,
+        document,
+        operationName: payload.operationName ?? null,
+        variableValues: payload.variables ?? null,
+        contextValue,
+      };
+    },
     subscribe: (args) => {
       const key = (args.contextValue as WsContext).shareKey;
       if (key === undefined) return subscribe(args);
@@ -84,8 +197,9 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
 
   const handler = ((req: Request): Response => {
     const protocol = handleProtocols(req.headers.get("sec-websocket-protocol") ?? "");
+    const upgradeCredential = bearer(req.headers.get("authorization"));
     const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
-    sockets.add(socket);
+    let queued = 0;
     socket.onopen = () => {
       stats.open++;
       const closed = server.opened({
@@ -93,9 +207,18 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         protocol: protocol || "",
         send: (data) => {
           if (socket.readyState !== WebSocket.OPEN) return;
-          if (socket.bufferedAmount > maxBufferedBytes) {
+          // bufferedAmount is what Deno has not yet written to the peer: at 0 the queue
+          // has drained, otherwise this message waits behind the earlier ones.
+          queued = socket.bufferedAmount === 0 ? 1 : queued + 1;
+          if (
+            socket.bufferedAmount > options.maxBufferedBytes ||
+            queued > options.maxQueuedMessages
+          ) {
             stats.slowConsumerCloses++;
-            log.warn("closing slow client socket", { bufferedBytes: socket.bufferedAmount });
+            log.warn("closing slow client socket", {
+              bufferedBytes: socket.bufferedAmount,
+              queuedMessages: queued,
+            });
             socket.close(CLOSE_SLOW_CONSUMER, "Client too slow: try again later");
             return;
           }
@@ -104,18 +227,24 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) => {
           socket.onmessage = async (event) => {
+            const data = String(event.data);
+            if (data.length > options.maxMessageBytes) {
+              stats.oversizedMessages++;
+              socket.close(CLOSE_MESSAGE_TOO_BIG, "Message too big");
+              return;
+            }
             try {
-              await cb(String(event.data));
+              await cb(data);
             } catch (err) {
               log.error("graphql-ws message handling failed", { error: err });
               socket.close(CloseCode.InternalServerError, "Internal server error");
             }
           };
         },
-      }, { socket, request: req });
+      }, { socket, request: req, upgradeCredential });
       socket.onclose = (event) => {
         stats.open--;
-        sockets.delete(socket);
+        live.delete(socket);
         closed(event.code, event.reason).catch((err) =>
           log.error("graphql-ws close handling failed", { error: err })
         );
@@ -126,36 +255,49 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     };
     return response;
   }) as WsHandler;
+
+  const closeAll = async () => {
+    const ending: Promise<unknown>[] = [];
+    for (const [socket, ctx] of live) {
+      for (const [id, sub] of Object.entries(ctx.subscriptions)) {
+        if (socket.readyState === WebSocket.OPEN) {
+          socket.send(stringifyMessage({ id, type: MessageType.Complete }));
+        }
+        delete ctx.subscriptions[id];
+        if (sub && typeof (sub as AsyncGenerator).return === "function") {
+          ending.push((sub as AsyncGenerator).return(undefined).catch(() => {}));
+        }
+      }
+      try {
+        socket.close(1001, "Server shutting down");
+      } catch {
+        // already closing
+      }
+    }
+    await Promise.all(ending);
+  };
+
   Object.defineProperties(handler, {
     stats: { value: stats },
     shared: { value: shared },
-    closeAll: {
-      value: (code = 1001, reason = "Server shutting down") => {
-        for (const s of sockets) {
-          try {
-            s.close(code, reason);
-          } catch {
-            // already closing
-          }
-        }
-      },
-    },
+    closeAll: { value: closeAll },
   });
   return handler;
 }
 
 /**
  * Subscriptions can share a stream unless they resume from a cursor (a non-null `after:`),
- * whose replay is specific to the moment they join.
+ * whose replay is specific to the moment they join. The key includes the access scope, so
+ * clients with different rights never share.
  */
 function shareKeyOf(
-  document: import("graphql").DocumentNode,
+  op: NonNullable<ReturnType<typeof getOperationAST>>,
+  scope: AccessScope,
   operationName: string | null | undefined,
   query: string,
   variables: Record<string, unknown> | null | undefined,
 ): string | undefined {
-  const op = getOperationAST(document, operationName);
-  if (!op || op.operation !== "subscription") return undefined;
+  if (op.operation !== "subscription") return undefined;
   for (const sel of op.selectionSet.selections) {
     if (sel.kind !== Kind.FIELD) return undefined;
     for (const arg of sel.arguments ?? []) {
@@ -166,7 +308,7 @@ function shareKeyOf(
       if (!unset) return undefined;
     }
   }
-  return JSON.stringify([operationName ?? null, query, stableJson(variables ?? {})]);
+  return JSON.stringify([scope.id, operationName ?? null, query, stableJson(variables ?? {})]);
 }
 
 function stableJson(value: unknown): unknown {

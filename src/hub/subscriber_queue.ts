@@ -31,7 +31,7 @@ export class SubscriberQueue<T> implements AsyncIterableIterator<T> {
 
   /** True once ended (returned, failed, or overflowed). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.#error !== undefined;
   }
 
   /** Items waiting for the consumer. */

@@ -33,6 +33,29 @@ export const ilandDetailSchema = z.object({
   kind: z.enum(["EVENT", "TASK"]),
   entityType: z.string().nullable(),
   companyId: z.string().nullable(),
+  // Optional (nullish) so details built before these fields existed stay valid.
+  /** EVENT `owner_type` (COMPANY or USER). */
+  ownerType: z.string().nullish(),
+  /** EVENT `owner_id`: a company id or a username. */
+  ownerId: z.string().nullish(),
+  /** EVENT `task_uuid`, or the TASK's own `uuid`. */
+  taskUuid: z.string().nullish(),
+  /** EVENT `details` (free text). */
+  details: z.string().nullish(),
+  /** EVENT `initiated_by_full_name` / TASK `user_full_name`. */
+  actorFullName: z.string().nullish(),
+  /** TASK `status` (success, running, error, ...). */
+  status: z.string().nullish(),
+  /** TASK `operation` (power on, create snapshot, ...). */
+  operation: z.string().nullish(),
+  /** TASK `operation_description`. */
+  operationDescription: z.string().nullish(),
+  /** TASK `progress` (0-100). */
+  progress: z.number().nullish(),
+  /** TASK `task_type` (VCD, VEEAM, ...). */
+  taskType: z.string().nullish(),
+  /** TASK `message` (set on errors). */
+  message: z.string().nullish(),
 });
 
 /** iSymphony-specific fields. */
@@ -49,12 +72,29 @@ export const kazooDetailSchema = z.object({
   routingKey: z.string(),
   /** The client binding that matched upstream (`subscribed_key`). */
   binding: z.string(),
+  /** The call id of call events (`data.call_id`), else null. */
+  callId: z.string().nullable(),
+  /** The event's normalised AMQP payload (`data`: lower-case keys, `_` for `-`). */
+  data: z.unknown(),
 });
 
 /** Webinate-specific fields. */
 export const webinateDetailSchema = z.object({
   vendor: z.literal("WEBINATE"),
+  /** Gen A `eventType` number (1-10); Gen B names are mapped to the same numbers. */
   eventType: z.number().int(),
+  /** The user the frame names, if any. */
+  username: z.string().nullable(),
+  /** FileUploaded / FileRemoved: the file entry. */
+  file: z.unknown(),
+  /** BucketUploaded / BucketRemoved (mantle: Volume*): the bucket entry. */
+  bucket: z.unknown(),
+  /** Echo (10): the echoed message. */
+  message: z.unknown(),
+  /** MetaRequest (9) reply: the value, if any. */
+  val: z.unknown(),
+  /** MetaRequest (9) reply: the error text, if any. */
+  error: z.string().nullable(),
 });
 
 /** Vendor-specific fields, discriminated on `vendor`. */

@@ -24,6 +24,8 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
     if (secret.length < MIN_SECRET_LENGTH) continue;
     forms.add(secret);
     forms.add(encodeURIComponent(secret));
+    // URLSearchParams (how `?token=` is set) form-encodes: space as "+", "!'()~" escaped.
+    forms.add(new URLSearchParams({ s: secret }).toString().slice(2));
     forms.add(JSON.stringify(secret).slice(1, -1));
     forms.add(btoa(String.fromCharCode(...new TextEncoder().encode(secret))));
   }

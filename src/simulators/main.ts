@@ -11,6 +11,10 @@
  * @module
  */
 import { createDrpSimulator } from "./drp.ts";
+import { createKazooSimulator } from "./kazoo.ts";
+import { createISymphonySimulator } from "./isymphony.ts";
+import { createIlandSimulator } from "./iland.ts";
+import { createWebinateSimulator } from "./webinate.ts";
 import type { VendorSimulator } from "./vendor_simulator.ts";
 
 /** How `deno task sim` builds one vendor's simulator. */
@@ -24,6 +28,14 @@ export interface SimulatorEntry {
 export const SIMULATORS: Record<string, SimulatorEntry> = {
   // PROTOCOLS.md §2.1: DRP's API port is 8092 by default.
   drp: { defaultPort: 8092, create: (port) => createDrpSimulator({ port }) },
+  // PROTOCOLS.md §4.1: blackhole listens on 5555 (Crossbar on 8000; the simulator serves both).
+  kazoo: { defaultPort: 5555, create: (port) => createKazooSimulator({ port }) },
+  // PROTOCOLS.md §5.1: the Event API websocket listens on 58080 (55050 with SSL).
+  isymphony: { defaultPort: 58080, create: (port) => createISymphonySimulator({ port }) },
+  // iland serves wss on 443; plain-ws loopback simulator uses 8443 (no root needed).
+  iland: { defaultPort: 8443, create: (port) => createIlandSimulator({ port }) },
+  // PROTOCOLS.md §3.1: `websocket.port`; the example configs use 8063 (and 8080).
+  webinate: { defaultPort: 8063, create: (port) => createWebinateSimulator({ port }) },
 };
 
 /** What the command line asked for. */

@@ -239,12 +239,16 @@ export class WebinateSimulator implements VendorSimulator {
 
   /**
    * `{ name, kind: "webinate", url, origin }` (DESIGN.md "Config"), plus `apiKey` (sent as
-   * the `users-api-key` header) for Gen B, which delivers nothing useful without it (§3.4).
+   * the `users-api-key` header) and `generation: "B"` (so the relay probes with a
+   * MetaRequest) for Gen B, which delivers nothing useful without the key (§3.4).
    */
   sourceConfig(name: string): Record<string, unknown> {
     const config: Record<string, unknown> = { name, kind: "webinate", url: this.url };
     config.origin = this.#origin;
-    if (this.generation === "B") config.apiKey = this.#apiKey;
+    if (this.generation === "B") {
+      config.apiKey = this.#apiKey;
+      config.generation = "B";
+    }
     return config;
   }
 

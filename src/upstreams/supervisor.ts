@@ -173,10 +173,14 @@ export class Supervisor implements InterestSink {
     this.#set({ state: "CONNECTING", since: clock.now() });
     const target = await connector.dial(this.#lastFailure);
     if (signal.aborted) return undefined;
-    const session = new Session(this.#d.socketFactory(target.url, target.options), clock);
+    const session = new Session(this.#d.socketFactory(target.url, target.options), clock, {
+      closeGraceMs: Math.min(2000, timing.connectTimeoutMs),
+    });
     const onAbort = () => session.close(1000, "relay shutting down");
     signal.addEventListener("abort", onAbort, { once: true });
     let silenceTimer: TimerId | undefined;
+    // Why the relay itself closed the socket, so the close does not overwrite the reason.
+    let silent: UpstreamError | undefined;
     try {
       await session.opened(timing.connectTimeoutMs);
       this.#set({ state: "AUTHENTICATING", since: clock.now() });
@@ -198,7 +202,7 @@ export class Supervisor implements InterestSink {
         const check = () => {
           const idle = clock.now() - session.lastFrameAt;
           if (idle >= timing.silenceMs) {
-            this.#fail(new UpstreamError(`No frame from upstream for ${idle} ms; reconnecting`));
+            silent = new UpstreamError(`No frame from upstream for ${idle} ms; reconnecting`);
             session.close(4000, "silent upstream");
             return;
           }
@@ -208,7 +212,7 @@ export class Supervisor implements InterestSink {
         silenceTimer = clock.setTimeout(check, Math.max(50, timing.silenceMs / 4));
       }
       const closed = await session.closed;
-      if (!signal.aborted) this.#fail(closed);
+      if (!signal.aborted) this.#fail(silent ?? closed);
       return readyAt;
     } finally {
       if (silenceTimer !== undefined) clock.clearTimeout(silenceTimer);

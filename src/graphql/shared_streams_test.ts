@@ -1,0 +1,169 @@
+import { assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
+import type { ExecutionResult } from "graphql";
+import { SubscriberQueue } from "../hub/subscriber_queue.ts";
+import { SharedStreams } from "./shared_streams.ts";
+
+/** A source the test pushes results into; counts how often it is ended. */
+function controllableSource() {
+  const stats = { returned: 0 };
+  const source = new SubscriberQueue<ExecutionResult>({
+    maxItems: 100,
+    onClose: () => stats.returned++,
+    overflowError: () => new Error("source overflow"),
+  });
+  return { source, stats };
+}
+
+/** A start function that counts its calls and yields once before answering. */
+function counted<T>(make: () => T) {
+  const calls = { n: 0 };
+  const start = async () => {
+    calls.n++;
+    await Promise.resolve();
+    return make();
+  };
+  return { start, calls };
+}
+
+async function nextWithin<T>(it: AsyncIterator<T>, ms = 1000): Promise<IteratorResult<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      it.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function asIterator(value: unknown): AsyncIterableIterator<ExecutionResult> {
+  if (typeof value !== "object" || value === null || !(Symbol.asyncIterator in value)) {
+    throw new Error("expected a stream");
+  }
+  return value as AsyncIterableIterator<ExecutionResult>;
+}
+
+Deno.test("SharedStreams", async (t) => {
+  await t.step("two joins with the same key share one started source", async () => {
+    const streams = new SharedStreams();
+    const { source, stats } = controllableSource();
+    const { start, calls } = counted(() => source);
+    const a = asIterator(await streams.join("k", start));
+    const b = asIterator(await streams.join("k", start));
+    assertEquals(calls.n, 1);
+    assertEquals(streams.groupCount, 1);
+    assertEquals(streams.members("k"), 2);
+    assertEquals(streams.memberCount, 2);
+    source.push({ data: { n: 1 } });
+    assertEquals(await nextWithin(a), { value: { data: { n: 1 } }, done: false });
+    assertEquals(await nextWithin(b), { value: { data: { n: 1 } }, done: false });
+    await a.return?.();
+    assertEquals(stats.returned, 0, "one member is left");
+    await b.return?.();
+    assertEquals(stats.returned, 1, "the last member leaving ends the source");
+    assertEquals(streams.groupCount, 0);
+    assertEquals(streams.memberCount, 0);
+  });
+
+  await t.step("start runs once even when joins race", async () => {
+    const streams = new SharedStreams();
+    const { source, stats } = controllableSource();
+    const { start, calls } = counted(() => source);
+    const joined = await Promise.all([
+      streams.join("k", start),
+      streams.join("k", start),
+      streams.join("k", start),
+    ]);
+    assertEquals(calls.n, 1);
+    assertEquals(streams.members("k"), 3);
+    source.push({ data: { x: true } });
+    for (const j of joined) {
+      assertEquals((await nextWithin(asIterator(j))).value, { data: { x: true } });
+    }
+    for (const j of joined) await asIterator(j).return?.();
+    assertEquals(stats.returned, 1);
+  });
+
+  await t.step("different keys get different sources", async () => {
+    const streams = new SharedStreams();
+    const one = controllableSource();
+    const two = controllableSource();
+    const a = asIterator(await streams.join("a", () => one.source));
+    const b = asIterator(await streams.join("b", () => two.source));
+    assertEquals(streams.groupCount, 2);
+    two.source.push({ data: { from: "b" } });
+    assertEquals((await nextWithin(b)).value, { data: { from: "b" } });
+    await a.return?.();
+    assertEquals([one.stats.returned, two.stats.returned], [1, 0]);
+    await b.return?.();
+    assertEquals(two.stats.returned, 1);
+  });
+
+  await t.step("a key joined again after its group ended starts afresh", async () => {
+    const streams = new SharedStreams();
+    const first = controllableSource();
+    const second = controllableSource();
+    const sources = [first.source, second.source];
+    let made = 0;
+    const { start, calls } = counted((): SubscriberQueue<ExecutionResult> => sources[made++]!);
+    const a = asIterator(await streams.join("k", start));
+    await a.return?.();
+    const b = asIterator(await streams.join("k", start));
+    assertEquals(calls.n, 2);
+    second.source.push({ data: { fresh: 1 } });
+    assertEquals((await nextWithin(b)).value, { data: { fresh: 1 } });
+    await b.return?.();
+  });
+
+  await t.step("a non-iterable start result is returned as is and not cached", async () => {
+    const streams = new SharedStreams();
+    const error: ExecutionResult = { errors: [] };
+    const { start, calls } = counted(() => error);
+    assertStrictEquals(await streams.join("k", start), error);
+    assertStrictEquals(await streams.join("k", start), error);
+    assertEquals(calls.n, 2, "not cached");
+    assertEquals(streams.groupCount, 0);
+  });
+
+  await t.step("a source error fails every member", async () => {
+    const streams = new SharedStreams();
+    const { source } = controllableSource();
+    const a = asIterator(await streams.join("k", () => source));
+    const b = asIterator(await streams.join("k", () => source));
+    source.fail(new Error("upstream gone"));
+    await assertRejects(() => nextWithin(a), Error, "upstream gone");
+    await assertRejects(() => nextWithin(b), Error, "upstream gone");
+    assertEquals(streams.groupCount, 0);
+  });
+
+  await t.step("a source that completes completes every member", async () => {
+    const streams = new SharedStreams();
+    const { source } = controllableSource();
+    const a = asIterator(await streams.join("k", () => source));
+    const b = asIterator(await streams.join("k", () => source));
+    source.push({ data: { i: 1 } });
+    for (const m of [a, b]) assertEquals((await nextWithin(m)).value, { data: { i: 1 } });
+    await source.return();
+    for (const m of [a, b]) assertEquals((await nextWithin(m)).done, true);
+    assertEquals(streams.groupCount, 0);
+  });
+
+  await t.step("a member that falls behind is dropped; the others carry on", async () => {
+    const streams = new SharedStreams({ maxQueued: 1 });
+    const { source, stats } = controllableSource();
+    const slow = asIterator(await streams.join("k", () => source));
+    const fast = asIterator(await streams.join("k", () => source));
+    for (let i = 0; i < 3; i++) {
+      source.push({ data: { i } });
+      assertEquals((await nextWithin(fast)).value, { data: { i } });
+    }
+    await assertRejects(() => nextWithin(slow), Error, "fell too far behind");
+    assertEquals(streams.members("k"), 1);
+    assertEquals(stats.returned, 0);
+    await fast.return?.();
+    assertEquals(stats.returned, 1);
+  });
+});

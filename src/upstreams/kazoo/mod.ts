@@ -1,0 +1,50 @@
+/**
+ * The Kazoo vendor module.
+ *
+ * @module
+ */
+import type { VendorModule } from "../vendor_module.ts";
+import { type KazooSourceConfig, kazooSourceSchema } from "./config.ts";
+import { KazooConnector } from "./connector.ts";
+import { interestKey } from "./match.ts";
+import { planKazooArgs, planKazooTypes } from "./plan.ts";
+
+/**
+ * Builds the module. Subscriptions without `accountId` mean "the source's default account",
+ * which is only known once a token arrived, so connectors report it here and the matchers
+ * planned for that source read it when events arrive.
+ */
+export function createKazooModule(): VendorModule<KazooSourceConfig> {
+  const defaults = new Map<string, string>();
+  const lookup = (source: string) => defaults.get(source);
+  return {
+    kind: "kazoo",
+    vendor: "KAZOO",
+    configSchema: kazooSourceSchema,
+    createConnectors: (config, deps) => {
+      // A new relay with this source name starts over (tests run several in one process).
+      defaults.delete(config.name);
+      return [
+        new KazooConnector({
+          config,
+          caCerts: deps.caCerts,
+          ctx: deps.ctx,
+          clock: deps.clock,
+          fetch: deps.fetch,
+          onDefaultAccount: (accountId) => defaults.set(config.name, accountId),
+        }),
+      ];
+    },
+    plan: (source, args) => planKazooArgs(source, args, lookup),
+    planTypes: (source, types) => planKazooTypes(source, types, lookup),
+    standing: (config) =>
+      config.standing.map((s) =>
+        typeof s === "string"
+          ? { key: interestKey(undefined, s) }
+          : { key: interestKey(s.accountId, s.binding) }
+      ),
+  };
+}
+
+/** Wires Kazoo sources. */
+export const kazooModule: VendorModule<KazooSourceConfig> = createKazooModule();
