@@ -45,10 +45,15 @@ export class Session implements UpstreamSession {
   #listener: ((frame: string) => void) | undefined;
   #lastError = "";
   #lastFrameAt: number;
+  #ended = false;
+  #closeTimer: TimerId | undefined;
+  readonly #closeGraceMs: number;
 
-  constructor(socket: WebSocket, clock: Clock) {
+  /** `closeGraceMs`: how long close() waits for the peer's close frame before giving up. */
+  constructor(socket: WebSocket, clock: Clock, options: { closeGraceMs?: number } = {}) {
     this.#socket = socket;
     this.#clock = clock;
+    this.#closeGraceMs = options.closeGraceMs ?? 2000;
     this.#lastFrameAt = clock.now();
     // The opened promise may be abandoned when close wins; never leave it unhandled.
     this.#opened.promise.catch(() => {});
@@ -67,11 +72,16 @@ export class Session implements UpstreamSession {
       else this.#buffer.push(data);
     };
     socket.onclose = (e) => {
-      const err = describeClose(e.code, e.reason, this.#lastError);
-      this.#opened.reject(err);
-      this.#abort.abort(err);
-      this.#closed.resolve(err);
+      if (!this.#ended) this.#end(describeClose(e.code, e.reason, this.#lastError));
     };
+  }
+
+  #end(err: UpstreamError): void {
+    this.#ended = true;
+    if (this.#closeTimer !== undefined) this.#clock.clearTimeout(this.#closeTimer);
+    this.#opened.reject(err);
+    this.#abort.abort(err);
+    this.#closed.resolve(err);
   }
 
   get signal(): AbortSignal {
@@ -147,6 +157,15 @@ export class Session implements UpstreamSession {
       this.#socket.close(code, reason);
     } catch {
       // already closed or closing
+    }
+    // A half-open peer never answers the close frame, and then Deno never fires `close`:
+    // after a grace period the session counts as closed anyway, so the supervisor moves on.
+    if (!this.#ended && this.#closeTimer === undefined) {
+      this.#closeTimer = this.#clock.setTimeout(() => {
+        if (!this.#ended) {
+          this.#end(new UpstreamError("Upstream did not answer the close; socket abandoned"));
+        }
+      }, this.#closeGraceMs);
     }
   }
 }
