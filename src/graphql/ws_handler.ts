@@ -114,6 +114,8 @@ function limitError(code: string, message: string): GraphQLError[] {
 export function createWsHandler(options: WsHandlerOptions): WsHandler {
   const { schema, relay, log, authenticator } = options;
   const shared = new SharedStreams();
+  /** Every open socket; the acknowledged ones also map to their graphql-ws context. */
+  const sockets = new Set<WebSocket>();
   const live = new Map<WebSocket, Context<Record<string, unknown> | undefined, Extra>>();
   const stats: WsStats = {
     open: 0,
@@ -202,6 +204,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     let queued = 0;
     socket.onopen = () => {
       stats.open++;
+      sockets.add(socket);
       const closed = server.opened({
         // The negotiated value, since Deno reports an empty socket.protocol.
         protocol: protocol || "",
@@ -244,6 +247,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
       }, { socket, request: req, upgradeCredential });
       socket.onclose = (event) => {
         stats.open--;
+        sockets.delete(socket);
         live.delete(socket);
         closed(event.code, event.reason).catch((err) =>
           log.error("graphql-ws close handling failed", { error: err })
@@ -258,12 +262,13 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
 
   const closeAll = async () => {
     const ending: Promise<unknown>[] = [];
-    for (const [socket, ctx] of live) {
-      for (const [id, sub] of Object.entries(ctx.subscriptions)) {
+    for (const socket of sockets) {
+      const ctx = live.get(socket);
+      for (const [id, sub] of Object.entries(ctx?.subscriptions ?? {})) {
         if (socket.readyState === WebSocket.OPEN) {
           socket.send(stringifyMessage({ id, type: MessageType.Complete }));
         }
-        delete ctx.subscriptions[id];
+        delete ctx!.subscriptions[id];
         if (sub && typeof (sub as AsyncGenerator).return === "function") {
           ending.push((sub as AsyncGenerator).return(undefined).catch(() => {}));
         }
@@ -275,6 +280,12 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
       }
     }
     await Promise.all(ending);
+    // Wait (bounded) for every socket's close to be processed, so graphql-ws has cleared
+    // its timers and released every subscription before the caller moves on.
+    const deadline = Date.now() + 2000;
+    while (sockets.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   };
 
   Object.defineProperties(handler, {
