@@ -14,6 +14,16 @@ import { createIlandSimulator } from "./simulators/iland.ts";
 import { createWebinateSimulator } from "./simulators/webinate.ts";
 import type { VendorSimulator } from "./simulators/vendor_simulator.ts";
 
+/**
+ * Interest kept registered in the demo, so `recentEvents` and `after:` have history before
+ * anyone subscribes (iland and Webinate stream everything anyway).
+ */
+const DEMO_STANDING: Record<string, unknown[]> = {
+  drp: ["*.*.*"],
+  kazoo: ["call.*.*", "object.*.*"],
+  isymphony: [[]],
+};
+
 /** Running simulators and the sources that point at them. */
 export interface Demo extends AsyncDisposable {
   simulators: Record<string, VendorSimulator>;
@@ -68,11 +78,16 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   };
   return {
     simulators,
-    sources: Object.entries(simulators).map(([name, sim]) => ({
-      ...sim.sourceConfig(name),
-      // Demo upstreams reconnect quickly so restarts of a simulator are easy to watch.
-      reconnect: { baseMs: 200, maxMs: 5000 },
-    })),
+    sources: Object.entries(simulators).map(([name, sim]) => {
+      const source = sim.sourceConfig(name);
+      const standing = DEMO_STANDING[String(source.kind)];
+      return {
+        ...source,
+        ...(standing ? { standing } : {}),
+        // Demo upstreams reconnect quickly so restarts of a simulator are easy to watch.
+        reconnect: { baseMs: 200, maxMs: 5000 },
+      };
+    }),
     stop,
     [Symbol.asyncDispose]: stop,
   };
