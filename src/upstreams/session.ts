@@ -55,6 +55,9 @@ export class Session implements UpstreamSession {
     this.#clock = clock;
     this.#closeGraceMs = options.closeGraceMs ?? 2000;
     this.#lastFrameAt = clock.now();
+    // The default "blob" would hand binary frames over as Blobs, which TextDecoder cannot
+    // read: the throw inside onmessage would escape as an uncaught error and end the process.
+    socket.binaryType = "arraybuffer";
     // The opened promise may be abandoned when close wins; never leave it unhandled.
     this.#opened.promise.catch(() => {});
     socket.onopen = () => this.#opened.resolve();

@@ -227,7 +227,11 @@ export class Supervisor implements InterestSink {
   #onFrame(session: Session, frame: string): void {
     let outcome;
     try {
-      outcome = this.#d.connector.onFrame(session, frame);
+      // A frame nested past what any vendor sends would parse, then overflow the stack when
+      // a client's payload is serialised, ending that client's subscription: drop it here.
+      outcome = nestedDeeperThan(frame, MAX_FRAME_NESTING)
+        ? { kind: "dropped" as const, reason: `nested deeper than ${MAX_FRAME_NESTING} levels` }
+        : this.#d.connector.onFrame(session, frame);
     } catch (err) {
       outcome = { kind: "dropped" as const, reason: `connector error: ${String(err)}` };
     }
@@ -308,4 +312,24 @@ async function withTimeout<T>(
   } finally {
     if (timer !== undefined) clock.clearTimeout(timer);
   }
+}
+
+/** Deepest JSON nesting accepted in an upstream frame; real vendor frames stay far below. */
+export const MAX_FRAME_NESTING = 128;
+
+/** True when `text` opens more than `max` JSON arrays/objects at once (strings skipped). */
+function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
