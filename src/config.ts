@@ -46,8 +46,11 @@ export const serverSchema = z.object({
   allowedOrigins: z.array(z.string().min(1)).default([]),
   /** Bytes a client socket may have unsent before it is closed as too slow (1013). */
   maxBufferedBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
-  /** Messages a client socket may have unsent before it is closed as too slow (1013). */
-  maxQueuedMessages: z.number().int().min(1).default(1000),
+  /**
+   * Messages a client socket may have unsent before it is closed as too slow (1013). Keep it
+   * above the largest `history`, since an `after:` replay is sent in one burst.
+   */
+  maxQueuedMessages: z.number().int().min(1).default(10_000),
   limits: limitsSchema.prefault({}),
 }).strict();
 

@@ -231,7 +231,11 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         onMessage: (cb) => {
           socket.onmessage = async (event) => {
             const data = String(event.data);
-            if (data.length > options.maxMessageBytes) {
+            // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only when it matters.
+            if (
+              data.length * 3 > options.maxMessageBytes &&
+              new TextEncoder().encode(data).length > options.maxMessageBytes
+            ) {
               stats.oversizedMessages++;
               socket.close(CLOSE_MESSAGE_TOO_BIG, "Message too big");
               return;
