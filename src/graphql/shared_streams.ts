@@ -1,7 +1,9 @@
 /**
  * Identical subscriptions (same document, variables and access scope) share one stream:
  * the operation runs once per group and each result fans out to every member, so an event
- * is matched and executed once, not once per socket.
+ * is matched and executed once, not once per socket. Members that take serialised payloads
+ * (`deliver`) also share the serialisation: each result is stringified once per group and
+ * each socket only splices its operation id into the frame.
  *
  * @module
  */
@@ -12,9 +14,18 @@ import { RelayError } from "../model/errors.ts";
 type Result = ExecutionResult;
 type Started = AsyncIterable<Result> | Result;
 
+/** Writes one result, already serialised as JSON text, to a member's socket. */
+export type Deliver = (payloadText: string) => void;
+
+interface Member {
+  /** Results for members without `deliver`; for the others it only signals the end. */
+  queue: SubscriberQueue<Result>;
+  deliver: Deliver | undefined;
+}
+
 interface Group {
   source: AsyncIterator<Result>;
-  members: Set<SubscriberQueue<Result>>;
+  members: Set<Member>;
 }
 
 /** Options for {@link SharedStreams}. */
@@ -53,10 +64,17 @@ export class SharedStreams {
   /**
    * Joins the group for `key`, starting it with `start` when there is none. A start that
    * yields a single result (an error) is returned as is and not shared.
+   *
+   * With `deliver`, results go to it as JSON text and the returned iterator yields nothing:
+   * it only ends when the group does (done, or an error), or is returned to leave.
    */
-  async join(key: string, start: () => Promise<Started> | Started): Promise<Started> {
+  async join(
+    key: string,
+    start: () => Promise<Started> | Started,
+    deliver?: Deliver,
+  ): Promise<Started> {
     const existing = this.#groups.get(key);
-    if (existing) return this.#member(key, existing);
+    if (existing) return this.#member(key, existing, deliver);
     let starting = this.#starting.get(key);
     if (!starting) {
       starting = Promise.resolve(start());
@@ -71,16 +89,16 @@ export class SharedStreams {
       this.#groups.set(key, group);
       this.#pump(key, group);
     }
-    return this.#member(key, group);
+    return this.#member(key, group, deliver);
   }
 
-  #member(key: string, group: Group): AsyncIterableIterator<Result> {
+  #member(key: string, group: Group, deliver: Deliver | undefined): AsyncIterableIterator<Result> {
     const queue: SubscriberQueue<Result> = new SubscriberQueue<Result>({
       maxItems: this.#maxQueued,
       overflowError: () =>
         new RelayError("SLOW_CONSUMER", "Subscriber fell too far behind and was dropped"),
       onClose: () => {
-        group.members.delete(queue);
+        group.members.delete(member);
         if (group.members.size === 0 && this.#groups.get(key) === group) {
           this.#groups.delete(key);
           // Ends the underlying subscription, which releases its upstream interest now.
@@ -88,7 +106,8 @@ export class SharedStreams {
         }
       },
     });
-    group.members.add(queue);
+    const member: Member = { queue, deliver };
+    group.members.add(member);
     return queue;
   }
 
@@ -97,13 +116,26 @@ export class SharedStreams {
       while (true) {
         const next = await group.source.next();
         if (next.done) break;
-        for (const member of [...group.members]) member.push(next.value);
+        // Serialised once for every member that takes text (GraphQLError has toJSON).
+        let text: string | undefined;
+        for (const member of [...group.members]) {
+          if (!member.deliver) {
+            member.queue.push(next.value);
+            continue;
+          }
+          text ??= JSON.stringify(next.value);
+          try {
+            member.deliver(text);
+          } catch {
+            // That socket is closing; its close handler removes the member.
+          }
+        }
         if (group.members.size === 0) return;
       }
-      for (const member of [...group.members]) member.return();
+      for (const member of [...group.members]) member.queue.return();
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      for (const member of [...group.members]) member.fail(error);
+      for (const member of [...group.members]) member.queue.fail(error);
     } finally {
       if (this.#groups.get(key) === group) this.#groups.delete(key);
     }

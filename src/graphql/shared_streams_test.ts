@@ -166,4 +166,36 @@ Deno.test("SharedStreams", async (t) => {
     await fast.return?.();
     assertEquals(stats.returned, 1);
   });
+
+  await t.step("deliver members get each result serialised once, as the same text", async () => {
+    const streams = new SharedStreams();
+    const { source, stats } = controllableSource();
+    const texts: string[][] = [[], []];
+    const a = asIterator(await streams.join("k", () => source, (t) => texts[0]!.push(t)));
+    const b = asIterator(await streams.join("k", () => source, (t) => texts[1]!.push(t)));
+    const pending = [a.next(), b.next()];
+    source.push({ data: { n: 1 } });
+    source.push({ data: { n: 2 } });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assertEquals(texts[0], ['{"data":{"n":1}}', '{"data":{"n":2}}']);
+    assertEquals(texts[1], texts[0]);
+    assertStrictEquals(texts[0]![0], texts[1]![0], "one string shared by both members");
+    await source.return();
+    for (const p of pending) assertEquals((await p).done, true, "the iterator only ends");
+    assertEquals(stats.returned, 1);
+  });
+
+  await t.step("a deliver member whose socket throws does not stop the others", async () => {
+    const streams = new SharedStreams();
+    const { source } = controllableSource();
+    const got: string[] = [];
+    await streams.join("k", () => source, () => {
+      throw new Error("socket closed");
+    });
+    await streams.join("k", () => source, (t) => got.push(t));
+    source.push({ data: { ok: true } });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assertEquals(got, ['{"data":{"ok":true}}']);
+    await source.return();
+  });
 });

@@ -77,12 +77,16 @@ interface Extra {
   request: Request;
   /** The upgrade's bearer credential, read before Deno closed the request. */
   upgradeCredential: string | undefined;
+  /** Sends a text frame with the socket's slow-consumer bounds. */
+  send: (data: string) => void;
   scope?: AccessScope;
 }
 
 interface WsContext extends RelayContext {
   /** Key of the shared stream this operation may join; undefined when not shareable. */
   shareKey: string | undefined;
+  /** Writes a shared stream's serialised result as this operation's `next` frame. */
+  deliver: (payloadText: string) => void;
 }
 
 /** Counters the handler keeps. */
@@ -176,11 +180,15 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
           `Too many new subscriptions: at most ${options.subscriptionsPerMinute} a minute`,
         );
       }
+      // The frame graphql-ws would build, minus the per-socket stringify of the payload.
+      const head = `{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`;
       const contextValue: WsContext = {
         relay: relay.withScope(scope),
         shareKey: shareKeyOf(op, scope, payload.operationName, payload.query, payload.variables),
+        deliver: (text) => {
+          if (id in ctx.subscriptions) ctx.extra.send(`${head}${text}}`);
+        },
       };
-      void id;
       return {
         schema,
         document,
@@ -190,9 +198,9 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
       };
     },
     subscribe: (args) => {
-      const key = (args.contextValue as WsContext).shareKey;
-      if (key === undefined) return subscribe(args);
-      return shared.join(key, () => subscribe(args));
+      const { shareKey, deliver } = args.contextValue as WsContext;
+      if (shareKey === undefined) return subscribe(args);
+      return shared.join(shareKey, () => subscribe(args), deliver);
     },
     onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
   });
@@ -202,31 +210,31 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     const upgradeCredential = bearer(req.headers.get("authorization"));
     const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
     let queued = 0;
+    const send = (data: string) => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      // bufferedAmount is what Deno has not yet written to the peer: at 0 the queue has
+      // drained, otherwise this message waits behind the earlier ones.
+      queued = socket.bufferedAmount === 0 ? 1 : queued + 1;
+      if (
+        socket.bufferedAmount > options.maxBufferedBytes || queued > options.maxQueuedMessages
+      ) {
+        stats.slowConsumerCloses++;
+        log.warn("closing slow client socket", {
+          bufferedBytes: socket.bufferedAmount,
+          queuedMessages: queued,
+        });
+        socket.close(CLOSE_SLOW_CONSUMER, "Client too slow: try again later");
+        return;
+      }
+      socket.send(data);
+    };
     socket.onopen = () => {
       stats.open++;
       sockets.add(socket);
       const closed = server.opened({
         // The negotiated value, since Deno reports an empty socket.protocol.
         protocol: protocol || "",
-        send: (data) => {
-          if (socket.readyState !== WebSocket.OPEN) return;
-          // bufferedAmount is what Deno has not yet written to the peer: at 0 the queue
-          // has drained, otherwise this message waits behind the earlier ones.
-          queued = socket.bufferedAmount === 0 ? 1 : queued + 1;
-          if (
-            socket.bufferedAmount > options.maxBufferedBytes ||
-            queued > options.maxQueuedMessages
-          ) {
-            stats.slowConsumerCloses++;
-            log.warn("closing slow client socket", {
-              bufferedBytes: socket.bufferedAmount,
-              queuedMessages: queued,
-            });
-            socket.close(CLOSE_SLOW_CONSUMER, "Client too slow: try again later");
-            return;
-          }
-          socket.send(data);
-        },
+        send,
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) => {
           socket.onmessage = async (event) => {
@@ -248,7 +256,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
             }
           };
         },
-      }, { socket, request: req, upgradeCredential });
+      }, { socket, request: req, upgradeCredential, send });
       socket.onclose = (event) => {
         stats.open--;
         sockets.delete(socket);
