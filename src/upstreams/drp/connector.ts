@@ -20,6 +20,7 @@ import type { UpstreamSession } from "../session.ts";
 import { UpstreamError } from "../session.ts";
 import type { DrpSourceConfig } from "./config.ts";
 import { type DrpEventFrame, drpEventSchema, formatCommand, isAck } from "./messages.ts";
+import { parseFrame } from "../frame.ts";
 
 /** Everything the DRP connector needs. */
 export interface DrpConnectorDeps {
@@ -91,21 +92,9 @@ export class DrpConnector implements Connector {
   }
 
   onFrame(session: UpstreamSession, frame: string): FrameOutcome {
-    let json: unknown;
-    try {
-      json = JSON.parse(frame);
-    } catch {
-      return { kind: "dropped", reason: "not JSON" };
-    }
-    const parsed = drpEventSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return {
-        kind: "dropped",
-        reason: `not a DRP event: ${issue?.path.join(".") || "(root)"} ${issue?.message ?? ""}`,
-      };
-    }
-    const e = parsed.data;
+    const parsed = parseFrame(frame, drpEventSchema, "a DRP event");
+    if (!parsed.ok) return { kind: "dropped", reason: parsed.reason };
+    const { data: e, json } = parsed;
     if (isAck(e)) {
       this.#acknowledged(session, `${e.Action} ${e.Key}`);
       return { kind: "control" };

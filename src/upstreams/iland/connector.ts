@@ -31,6 +31,7 @@ import {
 } from "./messages.ts";
 import type { IlandTokens } from "./token.ts";
 import type { RecentIds } from "./recent_ids.ts";
+import { parseFrame } from "../frame.ts";
 
 /** Everything one iland socket needs. */
 export interface IlandConnectorDeps {
@@ -106,23 +107,9 @@ export class IlandConnector implements Connector {
   }
 
   onFrame(_session: UpstreamSession, frame: string): FrameOutcome {
-    let json: unknown;
-    try {
-      json = JSON.parse(frame);
-    } catch {
-      return { kind: "dropped", reason: "not JSON" };
-    }
-    const parsed = ilandPushSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return {
-        kind: "dropped",
-        reason: `not an iland EVENT/TASK: ${issue?.path.join(".") || "(root)"} ${
-          issue?.message ?? ""
-        }`,
-      };
-    }
-    const push = parsed.data;
+    const parsed = parseFrame(frame, ilandPushSchema, "an iland EVENT/TASK");
+    if (!parsed.ok) return { kind: "dropped", reason: parsed.reason };
+    const { data: push, json } = parsed;
     if (push.type === "EVENT") {
       // The same USER-owned event reaches every socket of the user; publish it once.
       if (!this.#d.recent.add(push.data.uuid)) return { kind: "control" };

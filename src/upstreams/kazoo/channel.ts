@@ -11,6 +11,7 @@ import type { UpstreamSession } from "../session.ts";
 import { UpstreamError } from "../session.ts";
 import { formatRequest, type ReplyFrame, serverFrameSchema } from "./messages.ts";
 import { Pacer, type PacingPolicy } from "./pacer.ts";
+import { parseFrame } from "../frame.ts";
 
 /** An action before the channel adds `request_id` (and `auth_token`). */
 export type KazooAction =
@@ -104,14 +105,8 @@ export class KazooChannel {
       const left = deadline - clock.now();
       if (left <= 0) throw new UpstreamError("Kazoo did not answer the authentication ping");
       const frame = await session.nextFrame(left);
-      let json: unknown;
-      try {
-        json = JSON.parse(frame);
-      } catch {
-        continue;
-      }
-      const parsed = serverFrameSchema.safeParse(json);
-      if (parsed.success && parsed.data.action === "reply" && parsed.data.request_id === id) {
+      const parsed = parseFrame(frame, serverFrameSchema, "a blackhole frame");
+      if (parsed.ok && parsed.data.action === "reply" && parsed.data.request_id === id) {
         return parsed.data;
       }
     }

@@ -34,6 +34,7 @@ import {
   serverFrameSchema,
 } from "./messages.ts";
 import { KazooTokens } from "./token.ts";
+import { parseFrame } from "../frame.ts";
 
 /** Everything the Kazoo connector needs. */
 export interface KazooConnectorDeps {
@@ -135,23 +136,9 @@ export class KazooConnector implements Connector {
   }
 
   onFrame(session: UpstreamSession, frame: string): FrameOutcome {
-    let json: unknown;
-    try {
-      json = JSON.parse(frame);
-    } catch {
-      return { kind: "dropped", reason: "not JSON" };
-    }
-    const parsed = serverFrameSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return {
-        kind: "dropped",
-        reason: `not a blackhole frame: ${issue?.path.join(".") || "(root)"} ${
-          issue?.message ?? ""
-        }`,
-      };
-    }
-    const msg = parsed.data;
+    const parsed = parseFrame(frame, serverFrameSchema, "a blackhole frame");
+    if (!parsed.ok) return { kind: "dropped", reason: parsed.reason };
+    const { data: msg, json } = parsed;
     if (msg.action === "reply") {
       const settled = this.#sessions.get(session)?.channel.settle(msg) ?? false;
       if (!settled) {

@@ -32,6 +32,7 @@ import {
   type WebinateFrame,
   webinateFrameSchema,
 } from "./messages.ts";
+import { parseFrame } from "../frame.ts";
 
 /** Everything the Webinate connector needs. */
 export interface WebinateConnectorDeps {
@@ -85,23 +86,9 @@ export class WebinateConnector implements Connector {
   }
 
   onFrame(_session: UpstreamSession, frame: string): FrameOutcome {
-    let json: unknown;
-    try {
-      json = JSON.parse(frame);
-    } catch {
-      return { kind: "dropped", reason: "not JSON" };
-    }
-    const parsed = webinateFrameSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return {
-        kind: "dropped",
-        reason: `not a Webinate frame: ${issue?.path.join(".") || "(root)"} ${
-          issue?.message ?? ""
-        }`,
-      };
-    }
-    const f = parsed.data;
+    const parsed = parseFrame(frame, webinateFrameSchema, "a Webinate frame");
+    if (!parsed.ok) return { kind: "dropped", reason: parsed.reason };
+    const { data: f, json } = parsed;
     this.#checkGeneration(f.generation);
     if (this.#isProbeReply(f)) return { kind: "control" };
     // Gen A up to 2016-05-05 sent FilesUploaded/FilesRemoved with `files[]`: one event each.
