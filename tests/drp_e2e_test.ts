@@ -6,7 +6,13 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { createDrpSimulator, type DrpSimulator } from "../src/simulators/drp.ts";
 import { connectClient } from "./helpers/gql_client.ts";
-import { httpQuery, startRelay, waitFor } from "./helpers/relay.ts";
+import {
+  httpQuery,
+  type SourceStatus,
+  sourceStatus,
+  startRelay,
+  waitFor,
+} from "./helpers/relay.ts";
 
 const DRP_SUB = `subscription($type: String, $action: String, $key: String, $after: ID) {
   drpEvents(type: $type, action: $action, key: $key, after: $after) {
@@ -27,29 +33,10 @@ type DrpEventRow = {
 };
 type DrpRow = { drpEvents: DrpEventRow };
 
-const SOURCE_QUERY = `query($name: String!) {
-  source(name: $name) {
-    state lastError reconnects eventsReceived framesDropped interest subscribers
-  }
-}`;
-type SourceRow = {
-  source: {
-    state: string;
-    lastError: string | null;
-    reconnects: number;
-    eventsReceived: number;
-    framesDropped: number;
-    interest: string[];
-    subscribers: number;
-  };
-};
-
 const FAST = { reconnect: { baseMs: 20, maxMs: 100 } };
 
-async function source(url: string, name = "lab"): Promise<SourceRow["source"]> {
-  const res = await httpQuery<SourceRow>(url, SOURCE_QUERY, { name });
-  if (!res.data) throw new Error(JSON.stringify(res.errors));
-  return res.data.source;
+function source(url: string, name = "lab"): Promise<SourceStatus> {
+  return sourceStatus(url, name);
 }
 
 /** Commands the simulator received, across all its connections. */

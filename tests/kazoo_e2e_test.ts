@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { createKazooSimulator, type KazooSimulator } from "../src/simulators/kazoo.ts";
 import { connectClient } from "./helpers/gql_client.ts";
-import { httpQuery, startRelay, waitFor } from "./helpers/relay.ts";
+import { type SourceStatus, sourceStatus, startRelay, waitFor } from "./helpers/relay.ts";
 
 const KAZOO_SUB = `subscription($accountId: ID, $bindings: [String!]!) {
   kazooEvents(accountId: $accountId, bindings: $bindings) {
@@ -29,28 +29,11 @@ type KazooRow = {
   };
 };
 
-const SOURCE_QUERY = `query($name: String!) {
-  source(name: $name) {
-    state lastError reconnects eventsReceived framesDropped interest subscribers
-  }
-}`;
-type SourceInfo = {
-  state: string;
-  lastError: string | null;
-  reconnects: number;
-  eventsReceived: number;
-  framesDropped: number;
-  interest: string[];
-  subscribers: number;
-};
-
 const FAST = { reconnect: { baseMs: 20, maxMs: 100 } };
 const ACME = "3a3c5b8e1c2d4f6a8b0c9d7e5f4a3b21";
 
-async function source(url: string, name = "voip"): Promise<SourceInfo> {
-  const res = await httpQuery<{ source: SourceInfo }>(url, SOURCE_QUERY, { name });
-  if (!res.data) throw new Error(JSON.stringify(res.errors));
-  return res.data.source;
+function source(url: string, name = "voip"): Promise<SourceStatus> {
+  return sourceStatus(url, name);
 }
 
 /** Client actions the simulator received (parsed), across all connections. */

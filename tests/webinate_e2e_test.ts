@@ -9,7 +9,13 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { createWebinateSimulator } from "../src/simulators/webinate.ts";
 import { connectClient } from "./helpers/gql_client.ts";
-import { httpQuery, startRelay, waitFor } from "./helpers/relay.ts";
+import {
+  httpQuery,
+  type SourceStatus,
+  sourceStatus,
+  startRelay,
+  waitFor,
+} from "./helpers/relay.ts";
 
 const SUB = `subscription($eventTypes: [Int!], $after: ID) {
   webinateEvents(eventTypes: $eventTypes, after: $after) {
@@ -19,12 +25,6 @@ const SUB = `subscription($eventTypes: [Int!], $after: ID) {
 
 const SEND = `mutation($eventType: Int!, $payload: JSON) {
   webinateSend(eventType: $eventType, payload: $payload)
-}`;
-
-const SOURCE_QUERY = `query($name: String!) {
-  source(name: $name) {
-    state lastError reconnects eventsReceived framesDropped interest subscribers
-  }
 }`;
 
 type Row = {
@@ -45,23 +45,11 @@ type Row = {
   };
 };
 
-type SourceRow = {
-  state: string;
-  lastError: string | null;
-  reconnects: number;
-  eventsReceived: number;
-  framesDropped: number;
-  interest: string[];
-  subscribers: number;
-};
-
 /** Small backoff and settle time keep the file fast. */
 const FAST = { reconnect: { baseMs: 20, maxMs: 100 }, settleMs: 100 };
 
-async function source(url: string, name = "users"): Promise<SourceRow> {
-  const res = await httpQuery<{ source: SourceRow }>(url, SOURCE_QUERY, { name });
-  if (!res.data?.source) throw new Error(`no source: ${JSON.stringify(res)}`);
-  return res.data.source;
+function source(url: string, name = "users"): Promise<SourceStatus> {
+  return sourceStatus(url, name);
 }
 
 async function ready(url: string, name = "users"): Promise<void> {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { DrpSimulator } from "../../src/simulators/drp.ts";
-import { httpQuery, waitFor } from "./relay.ts";
+export { type SourceStatus, sourceStatus, waitForSource } from "./relay.ts";
 
 /** A DRP subscription with every filter argument as a variable. */
 export const DRP_SUB =
@@ -16,48 +16,6 @@ export const DRP_SUB =
 
 /** One delivered `drpEvents` result. */
 export type DrpRow = { drpEvents: { id: string; type: string; action: string; key: string } };
-
-const SOURCE_QUERY = `query($name: String!) {
-  source(name: $name) {
-    state lastError reconnects eventsReceived framesDropped interest subscribers
-  }
-}`;
-
-/** What the `Source` type reports. */
-export interface SourceStatus {
-  state: string;
-  lastError: string | null;
-  reconnects: number;
-  eventsReceived: number;
-  framesDropped: number;
-  interest: string[];
-  subscribers: number;
-}
-
-/** The status of one source, over HTTP (so the relay's HTTP side is exercised too). */
-export async function sourceStatus(httpUrl: string, name: string): Promise<SourceStatus> {
-  const res = await httpQuery<{ source: SourceStatus }>(httpUrl, SOURCE_QUERY, { name });
-  if (!res.data?.source) throw new Error(`source(${name}) failed: ${JSON.stringify(res.errors)}`);
-  return res.data.source;
-}
-
-/** Waits until the source's status satisfies `check`; returns that status. */
-export function waitForSource(
-  httpUrl: string,
-  name: string,
-  check: (s: SourceStatus) => boolean,
-  what: string,
-  timeoutMs = 5000,
-): Promise<SourceStatus> {
-  return waitFor(
-    async () => {
-      const s = await sourceStatus(httpUrl, name);
-      return check(s) ? s : undefined;
-    },
-    `${name}: ${what}`,
-    timeoutMs,
-  );
-}
 
 /** Keys of the delivered DRP rows, in arrival order. */
 export function keysOf(rows: readonly DrpRow[]): string[] {

@@ -102,3 +102,45 @@ export async function httpQuery<T = Record<string, unknown>>(
   });
   return await res.json();
 }
+
+const SOURCE_QUERY = `query($name: String!) {
+  source(name: $name) {
+    state lastError reconnects eventsReceived framesDropped interest subscribers
+  }
+}`;
+
+/** What the `Source` type reports. */
+export interface SourceStatus {
+  state: string;
+  lastError: string | null;
+  reconnects: number;
+  eventsReceived: number;
+  framesDropped: number;
+  interest: string[];
+  subscribers: number;
+}
+
+/** The status of one source, over HTTP (so the relay's HTTP side is exercised too). */
+export async function sourceStatus(httpUrl: string, name: string): Promise<SourceStatus> {
+  const res = await httpQuery<{ source: SourceStatus }>(httpUrl, SOURCE_QUERY, { name });
+  if (!res.data?.source) throw new Error(`source(${name}) failed: ${JSON.stringify(res.errors)}`);
+  return res.data.source;
+}
+
+/** Waits until the source's status satisfies `check`; returns that status. */
+export function waitForSource(
+  httpUrl: string,
+  name: string,
+  check: (s: SourceStatus) => boolean,
+  what: string,
+  timeoutMs = 5000,
+): Promise<SourceStatus> {
+  return waitFor(
+    async () => {
+      const s = await sourceStatus(httpUrl, name);
+      return check(s) ? s : undefined;
+    },
+    `${name}: ${what}`,
+    timeoutMs,
+  );
+}
