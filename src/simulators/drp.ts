@@ -20,7 +20,7 @@
  * @module
  */
 import { type SimConnection, SimServer } from "./sim_server.ts";
-import type { SimulatorOptions, VendorSimulator } from "./vendor_simulator.ts";
+import { ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
 import {
   ackEvent,
   type DrpEvent,
@@ -101,7 +101,7 @@ const DEFAULT_USERS = { rocketskates: "r0cketsk8ts" };
 const WWW_AUTHENTICATE = "WWW-Authenticate";
 
 /** A running fake DRP endpoint. */
-export class DrpSimulator implements VendorSimulator {
+export class DrpSimulator extends ServedSimulator {
   /** The listening server: connections, received frames, drop/stop/restart. */
   readonly server: SimServer;
   readonly #users: Map<string, string>;
@@ -115,6 +115,7 @@ export class DrpSimulator implements VendorSimulator {
   #ignoredFrames = 0;
 
   constructor(options: DrpSimulatorOptions = {}) {
+    super();
     this.#users = new Map(Object.entries(options.users ?? DEFAULT_USERS));
     this.#acks = options.acks ?? true;
     this.#ca = options.tls?.ca;
@@ -157,22 +158,6 @@ export class DrpSimulator implements VendorSimulator {
   /** Frames the server ignored without a reply (malformed or unknown prefix). */
   get ignoredFrames(): number {
     return this.#ignoredFrames;
-  }
-
-  start(): Promise<void> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  restart(): Promise<void> {
-    return this.server.restart();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
   }
 
   /**

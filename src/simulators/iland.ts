@@ -15,8 +15,7 @@
  */
 import { SimServer } from "./sim_server.ts";
 import type { SimConnection } from "./sim_server.ts";
-import { pick } from "./vendor_simulator.ts";
-import type { SimulatorOptions, VendorSimulator } from "./vendor_simulator.ts";
+import { pick, ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
 import {
   AuthLineSchema,
   AUTHORIZATION,
@@ -90,7 +89,7 @@ const TERMINAL = new Set(["success", "error", "cancelled"]);
 const REFUSAL = { code: 1008, reason: "Unauthorized" } as const;
 
 /** A running fake of the iland event websocket plus its token endpoint. */
-export class IlandSimulator implements VendorSimulator {
+export class IlandSimulator extends ServedSimulator {
   readonly server: SimServer;
   /** The first frame sent on open; change it to play a server that greets with an error (§1.1). */
   greeting: string = AUTHORIZATION;
@@ -109,6 +108,7 @@ export class IlandSimulator implements VendorSimulator {
   readonly #running: TaskJson[] = [];
 
   constructor(options: IlandSimulatorOptions = {}) {
+    super();
     this.#users = options.users ?? [
       {
         username: "alice",
@@ -145,25 +145,6 @@ export class IlandSimulator implements VendorSimulator {
   /** The token endpoint URL (on the same listener, unlike the real `console.` host). */
   get tokenUrl(): string {
     return this.server.httpOrigin + ILAND_TOKEN_PATH;
-  }
-
-  /** Starts listening. */
-  start(): Promise<void> {
-    return this.server.start();
-  }
-
-  /** Stops listening and drops every socket (issued tokens survive). */
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  /** Stops and starts again on the same port. */
-  restart(): Promise<void> {
-    return this.server.restart();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
   }
 
   /** Every open socket's protocol state. */

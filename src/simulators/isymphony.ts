@@ -40,8 +40,7 @@ import type {
 } from "./isymphony_messages.ts";
 import { SimServer } from "./sim_server.ts";
 import type { SimConnection } from "./sim_server.ts";
-import { pick } from "./vendor_simulator.ts";
-import type { SimulatorOptions, VendorSimulator } from "./vendor_simulator.ts";
+import { pick, ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
 
 /** The websocket path (seed line 31). */
 export const ISYMPHONY_EVENT_PATH = "/communication_manager/ws/event";
@@ -86,7 +85,7 @@ interface ConnState {
 }
 
 /** A fake iSymphony Event API server. */
-export class ISymphonySimulator implements VendorSimulator {
+export class ISymphonySimulator extends ServedSimulator {
   /** The listening server: connections, received frames, drop/stop/restart. */
   readonly server: SimServer;
   readonly #clock: Clock;
@@ -100,6 +99,7 @@ export class ISymphonySimulator implements VendorSimulator {
   #started = false;
 
   constructor(options: ISymphonySimulatorOptions = {}) {
+    super();
     this.#clock = options.clock ?? systemClock;
     this.#username = options.username ?? "manager";
     this.#password = options.password ?? "manag3rpa55word";
@@ -127,20 +127,15 @@ export class ISymphonySimulator implements VendorSimulator {
   }
 
   /** Starts listening. A second start is a server restart: every UUID changes (seed line 79). */
-  async start(): Promise<void> {
+  override async start(): Promise<void> {
     if (this.server.listening) return;
     if (this.#started) this.#directory = createDirectory();
     this.#started = true;
     await this.server.start();
   }
 
-  /** Stops listening and drops every connection. */
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
   /** Stops and starts on the same port with fresh UUIDs; clients must re-send their filter. */
-  async restart(): Promise<void> {
+  override async restart(): Promise<void> {
     await this.stop();
     await this.start();
   }
@@ -229,10 +224,6 @@ export class ISymphonySimulator implements VendorSimulator {
       username: this.#username,
       password: this.#password,
     };
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
   }
 
   #deliver(event: Readonly<Record<string, unknown>>): number {

@@ -40,7 +40,7 @@ import {
   stringifyServerFrame,
 } from "./kazoo_messages.ts";
 import { type SimConnection, SimServer } from "./sim_server.ts";
-import { pick, type SimulatorOptions, type VendorSimulator } from "./vendor_simulator.ts";
+import { pick, ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
 
 /** How to build a {@link KazooSimulator}. */
 export interface KazooSimulatorOptions extends SimulatorOptions {
@@ -101,7 +101,7 @@ type Outcome =
   | "crash";
 
 /** A loopback Kazoo: Crossbar auth + blackhole websocket, with fault knobs for tests. */
-export class KazooSimulator implements VendorSimulator {
+export class KazooSimulator extends ServedSimulator {
   readonly server: SimServer;
   /** When true, user_auth and api_auth answer 401 whatever the credentials. */
   rejectCredentials = false;
@@ -120,6 +120,7 @@ export class KazooSimulator implements VendorSimulator {
   readonly #liveCalls: { callId: string; accountId: string; answered: boolean }[] = [];
 
   constructor(options: KazooSimulatorOptions = {}) {
+    super();
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#accounts = options.accounts ?? DEFAULT_ACCOUNTS;
@@ -168,19 +169,6 @@ export class KazooSimulator implements VendorSimulator {
   /** md5 hex of `lower(username):password` for the primary user. */
   get credentials(): string {
     return credentialsHash(this.#primary.username, this.#primary.password);
-  }
-
-  start(): Promise<void> {
-    return this.server.start();
-  }
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-  restart(): Promise<void> {
-    return this.server.restart();
-  }
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
   }
 
   /** Mints a valid token without REST (default: the primary user's account). */

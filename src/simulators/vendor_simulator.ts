@@ -31,6 +31,36 @@ export interface VendorSimulator extends AsyncDisposable {
   sourceConfig(name: string): Record<string, unknown>;
 }
 
+/**
+ * The lifecycle every simulator delegates to its {@link SimServer}; vendor classes extend it
+ * and add the protocol.
+ */
+export abstract class ServedSimulator implements VendorSimulator {
+  abstract readonly server: SimServer;
+  abstract readonly url: string;
+  abstract emitRandom(random: () => number): void;
+  abstract sourceConfig(name: string): Record<string, unknown>;
+
+  /** Starts listening (on the same port after a stop). */
+  start(): Promise<void> {
+    return this.server.start();
+  }
+
+  /** Stops listening and drops every socket; server-side state survives. */
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  /** Stops and starts again on the same port; nothing is replayed. */
+  restart(): Promise<void> {
+    return this.server.restart();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
 /** Picks one element of a non-empty list with `random` in [0, 1). */
 export function pick<T>(random: () => number, items: readonly T[]): T {
   const item = items[Math.floor(random() * items.length)];

@@ -19,7 +19,7 @@
  */
 import type { Logger } from "../platform/log.ts";
 import { type SimConnection, SimServer } from "./sim_server.ts";
-import { pick, type SimulatorOptions, type VendorSimulator } from "./vendor_simulator.ts";
+import { pick, ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
 import {
   applyMetaRequest,
   buildServerEvent,
@@ -87,7 +87,7 @@ export interface WebinateEmitResult {
 }
 
 /** A Webinate users socket server on loopback. */
-export class WebinateSimulator implements VendorSimulator {
+export class WebinateSimulator extends ServedSimulator {
   /** The listening server (connections, received frames, drop/stop/restart). */
   readonly server: SimServer;
   /** Which protocol generation this server speaks. */
@@ -117,6 +117,7 @@ export class WebinateSimulator implements VendorSimulator {
   readonly #headers = new WeakMap<Request, Headers>();
 
   constructor(options: WebinateSimulatorOptions = {}) {
+    super();
     this.generation = options.generation ?? "A";
     this.approvedSocketDomains = options.approvedSocketDomains ??
       ["localhost", "relay\\.example\\.com"];
@@ -152,25 +153,6 @@ export class WebinateSimulator implements VendorSimulator {
   /** `ws://127.0.0.1:<port>`; any path works (bare `ws` server, §3.1). */
   get url(): string {
     return this.server.origin;
-  }
-
-  /** Starts listening. */
-  start(): Promise<void> {
-    return this.server.start();
-  }
-
-  /** Stops listening and drops every socket. */
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  /** Stops and starts again on the same port; nothing is replayed (§3.6). */
-  restart(): Promise<void> {
-    return this.server.restart();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
   }
 
   /** Every accepted socket still open, in connection order. */
