@@ -141,12 +141,21 @@ export class Relay {
   }
 
   /**
-   * Sends a text frame upstream on a source of `vendor` (two-way protocols). Returns false
-   * when no socket of the source is READY.
+   * Sends a message upstream on a source of `vendor` (two-way protocols): the vendor module
+   * turns `args` into its frame. Fails with `SOURCE_UNAVAILABLE` when no socket of the
+   * source is READY, so a caller never mistakes a dropped message for a sent one.
    */
-  send(vendor: Vendor, name: string | null | undefined, frame: string): boolean {
-    const source = this.resolveSource(vendor, name);
-    return source.supervisors.some((sup) => sup.send(frame));
+  send(vendor: Vendor, args: Record<string, unknown> & { source?: unknown }): true {
+    const source = this.resolveSource(vendor, args.source as string | null | undefined);
+    const format = source.module.formatSend;
+    if (!format) throw new RelayError("BAD_USER_INPUT", `${vendor} sources are receive-only`);
+    const frame = format(args);
+    if (source.supervisors.some((sup) => sup.send(frame))) return true;
+    const state = this.source(source.config.name)?.connection.state ?? "unknown";
+    throw new RelayError(
+      "SOURCE_UNAVAILABLE",
+      `${vendor} source "${source.config.name}" is not connected (state ${state}); nothing was sent`,
+    );
   }
 
   /** Opens the cross-vendor `events` subscription. */

@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "CURSOR_EXPIRED",
   "SOURCE_UNAVAILABLE",
   "SLOW_CONSUMER",
+  "BAD_USER_INPUT",
 ] as const;
 /** One of {@link ERROR_CODES}. */
 export type ErrorCode = typeof ERROR_CODES[number];

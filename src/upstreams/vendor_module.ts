@@ -54,6 +54,11 @@ export interface VendorModule<C extends SourceConfigBase = SourceConfigBase> {
   plan(source: string, args: Record<string, unknown>): SubscriptionPart;
   /** The cross-vendor `events(types:)` share of one source; `undefined` types means all. */
   planTypes(source: string, types: readonly string[] | undefined): SubscriptionPart;
+  /**
+   * For two-way protocols: the frame that sends `args` upstream. Throws a RelayError
+   * `BAD_USER_INPUT` for arguments that make no valid frame. Absent: the vendor is receive-only.
+   */
+  formatSend?(args: Record<string, unknown>): string;
   /** Interest the config asks to keep registered at all times. */
   standing(config: C): InterestItem[];
 }

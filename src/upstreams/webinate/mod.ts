@@ -7,6 +7,7 @@ import type { VendorModule } from "../vendor_module.ts";
 import { type WebinateSourceConfig, webinateSourceSchema } from "./config.ts";
 import { WebinateConnector } from "./connector.ts";
 import { planWebinateArgs, planWebinateTypes } from "./plan.ts";
+import { formatWebinateSend } from "./send.ts";
 
 /** Wires Webinate sources. */
 export const webinateModule: VendorModule<WebinateSourceConfig> = {
@@ -18,6 +19,7 @@ export const webinateModule: VendorModule<WebinateSourceConfig> = {
   ],
   plan: planWebinateArgs,
   planTypes: planWebinateTypes,
+  formatSend: formatWebinateSend,
   // The server pushes everything to every socket, so history fills with no standing interest.
   standing: () => [],
 };
