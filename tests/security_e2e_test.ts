@@ -294,3 +294,54 @@ Deno.test("no configured secret appears in any output of a run", async () => {
     }
   }
 });
+
+Deno.test("JWT (RS256) verified with keys from a JWKS URL", async () => {
+  const { exportJWK, generateKeyPair } = await import("jose");
+  const { publicKey, privateKey } = await generateKeyPair("RS256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+  const jwks = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    () => Response.json({ keys: [jwk] }),
+  );
+  try {
+    await using sim = createDrpSimulator();
+    await sim.start();
+    await using relay = await startRelay([sim.sourceConfig("lab"), sim.sourceConfig("other")], {
+      config: {
+        auth: {
+          jwt: { jwksUrl: `http://127.0.0.1:${jwks.addr.port}/jwks.json`, issuer: "idp" },
+        },
+      },
+    });
+    const sign = (claims: Record<string, unknown>, issuer = "idp") =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "RS256", kid: "k1" })
+        .setIssuer(issuer)
+        .setSubject("svc")
+        .setExpirationTime("5m")
+        .sign(privateKey);
+    const ok = await httpQuery<{ sources: { name: string }[] }>(
+      relay.httpUrl,
+      `{ sources { name } }`,
+      {},
+      { authorization: `Bearer ${await sign({ sources: ["other"] })}` },
+    );
+    assertEquals(ok.data?.sources.map((s) => s.name), ["other"]);
+    await using client = connectClient(relay.wsUrl, {
+      connectionParams: { apiKey: await sign({ sources: "*" }) },
+    });
+    await client.connected();
+    const wrongIssuer = await fetch(relay.httpUrl, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${await sign({ sources: "*" }, "someone-else")}`,
+      },
+      body: JSON.stringify({ query: "{ sources { name } }" }),
+    });
+    assertEquals(wrongIssuer.status, 401);
+    await wrongIssuer.body?.cancel();
+  } finally {
+    await jwks.shutdown();
+  }
+});
