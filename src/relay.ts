@@ -6,13 +6,7 @@
  * @module
  */
 import type { Hub, SubscriptionPart } from "./hub/hub.ts";
-import {
-  type AccessScope,
-  allowsEvent,
-  allowsSource,
-  allowsTenant,
-  OPEN_SCOPE,
-} from "./model/access.ts";
+import { type AccessScope, allowsEvent, allowsSource, OPEN_SCOPE } from "./model/access.ts";
 import { RelayError } from "./model/errors.ts";
 import type { Event, Vendor } from "./model/event.ts";
 import type { Supervisor, SupervisorStatus } from "./upstreams/supervisor.ts";
@@ -131,12 +125,9 @@ export class Relay {
     args: Record<string, unknown> & { source?: unknown; after?: unknown },
   ): AsyncIterableIterator<Event> {
     const source = this.resolveSource(vendor, args.source as string | null | undefined);
-    const tenantArg = TENANT_ARGS[vendor];
-    const tenant = tenantArg ? args[tenantArg] : undefined;
-    if (typeof tenant === "string" && !allowsTenant(this.#scope, source.config.name, tenant)) {
-      throw new RelayError("FORBIDDEN", `This key may not see ${tenantArg} "${tenant}"`);
-    }
-    const part = this.#scoped(source.module.plan(source.config.name, args));
+    const part = this.#scoped(
+      source.module.plan(source.config.name, this.#tenantArgs(vendor, source, args)),
+    );
     return this.#hub.subscribe([part], { after: optionalString(args.after) });
   }
 
@@ -164,7 +155,7 @@ export class Relay {
   ): AsyncIterableIterator<Event> {
     const types = selection.types ?? undefined;
     const parts: SubscriptionPart[] = this.select(selection).map((s) =>
-      this.#scoped(s.module.planTypes(s.config.name, types))
+      this.#scoped(s.module.planTypes(s.config.name, types, this.#tenants(s.config.name)))
     );
     if (parts.length === 0) throw new RelayError("UNKNOWN_SOURCE", "No source matches");
     return this.#hub.subscribe(parts, { after: optionalString(selection.after) });
@@ -214,6 +205,41 @@ export class Relay {
     if (!allowsSource(this.#scope, source)) {
       throw new RelayError("FORBIDDEN", `This key may not use source "${source}"`);
     }
+  }
+
+  /** The tenants the scope restricts `source` to, or undefined when unrestricted. */
+  #tenants(source: string): string[] | undefined {
+    const allowed = this.#scope.tenants.get(source);
+    return allowed ? [...allowed] : undefined;
+  }
+
+  /**
+   * Checks a vendor argument that names a tenant against the scope; when it is left out
+   * and the scope allows exactly one tenant, that tenant is filled in (the upstream default
+   * could be one the client may not see).
+   */
+  #tenantArgs(
+    vendor: Vendor,
+    source: RunningSource,
+    args: Record<string, unknown>,
+  ): Record<string, unknown> {
+    const tenantArg = TENANT_ARGS[vendor];
+    const allowed = this.#tenants(source.config.name);
+    if (!tenantArg || !allowed) return args;
+    const tenant = args[tenantArg];
+    if (typeof tenant === "string") {
+      if (!allowed.includes(tenant)) {
+        throw new RelayError("FORBIDDEN", `This key may not see ${tenantArg} "${tenant}"`);
+      }
+      return args;
+    }
+    if (allowed.length === 1) return { ...args, [tenantArg]: allowed[0] };
+    throw new RelayError(
+      "FORBIDDEN",
+      `This key may only see some ${tenantArg}s of "${source.config.name}": name one of ${
+        allowed.map((t) => `"${t}"`).join(", ")
+      }`,
+    );
   }
 
   /** Adds the scope's tenant restriction to a part's matcher. */

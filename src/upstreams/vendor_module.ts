@@ -52,8 +52,16 @@ export interface VendorModule<C extends SourceConfigBase = SourceConfigBase> {
    * Throws a RelayError `BAD_FILTER` for arguments the vendor cannot express.
    */
   plan(source: string, args: Record<string, unknown>): SubscriptionPart;
-  /** The cross-vendor `events(types:)` share of one source; `undefined` types means all. */
-  planTypes(source: string, types: readonly string[] | undefined): SubscriptionPart;
+  /**
+   * The cross-vendor `events(types:)` share of one source; `undefined` types means all.
+   * `tenants`, when given, are the only tenants the client may see: vendors that register
+   * per tenant (Kazoo accounts) register for those instead of the default.
+   */
+  planTypes(
+    source: string,
+    types: readonly string[] | undefined,
+    tenants?: readonly string[],
+  ): SubscriptionPart;
   /**
    * For two-way protocols: the frame that sends `args` upstream. Throws a RelayError
    * `BAD_USER_INPUT` for arguments that make no valid frame. Absent: the vendor is receive-only.

@@ -36,7 +36,7 @@ export function createKazooModule(): VendorModule<KazooSourceConfig> {
       ];
     },
     plan: (source, args) => planKazooArgs(source, args, lookup),
-    planTypes: (source, types) => planKazooTypes(source, types, lookup),
+    planTypes: (source, types, tenants) => planKazooTypes(source, types, lookup, tenants),
     standing: (config) =>
       config.standing.map((s) =>
         typeof s === "string"

@@ -111,14 +111,29 @@ export function bindingsForTypes(types: readonly string[] | undefined): string[]
   );
 }
 
-/** Plans `events(types:)` for a Kazoo source. */
+/**
+ * Plans `events(types:)` for a Kazoo source: on the default account, or, for a client
+ * limited to some accounts (tenants), on each of those accounts.
+ */
 export function planKazooTypes(
   source: string,
   types: readonly string[] | undefined,
   defaults: DefaultAccount,
+  tenants?: readonly string[],
 ): SubscriptionPart {
   const bindings = bindingsForTypes(types);
   // None of the types is a Kazoo event: this source contributes nothing (and registers nothing).
   if (bindings.length === 0) return { source, interest: [], types: [], match: () => false };
-  return planKazooBindings(source, { accountId: undefined, bindings }, defaults);
+  if (!tenants?.length) {
+    return planKazooBindings(source, { accountId: undefined, bindings }, defaults);
+  }
+  const parts = tenants.map((accountId) =>
+    planKazooBindings(source, { accountId, bindings }, defaults)
+  );
+  return {
+    source,
+    interest: parts.flatMap((p) => p.interest),
+    types: parts[0]!.types,
+    match: (e) => parts.some((p) => p.match(e)),
+  };
 }
