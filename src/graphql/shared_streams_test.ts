@@ -2,6 +2,7 @@ import { assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import type { ExecutionResult } from "graphql";
 import { SubscriberQueue } from "../hub/subscriber_queue.ts";
 import { SharedStreams } from "./shared_streams.ts";
+import { nextWithin } from "../../tests/helpers/next_within.ts";
 
 /** A source the test pushes results into; counts how often it is ended. */
 function controllableSource() {
@@ -23,20 +24,6 @@ function counted<T>(make: () => T) {
     return make();
   };
   return { start, calls };
-}
-
-async function nextWithin<T>(it: AsyncIterator<T>, ms = 1000): Promise<IteratorResult<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      it.next(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function asIterator(value: unknown): AsyncIterableIterator<ExecutionResult> {

@@ -4,6 +4,7 @@ import { type ErrorCode, RelayError } from "../model/errors.ts";
 import type { Event, UpstreamEvent } from "../model/event.ts";
 import { Hub, type SubscriptionPart } from "./hub.ts";
 import type { InterestItem, InterestSink } from "./interest.ts";
+import { nextWithin } from "../../tests/helpers/next_within.ts";
 
 const TIME = "2024-05-01T12:00:00.000Z";
 
@@ -49,21 +50,6 @@ function part(
     match: options.match ?? ((e) => options.types?.includes(e.type) ?? true),
     ...(options.types ? { types: options.types } : {}),
   };
-}
-
-/** The next item within `ms`, or a failure naming the wait. */
-async function nextWithin<T>(it: AsyncIterator<T>, ms = 1000): Promise<IteratorResult<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      it.next(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no item within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function nextValue<T>(it: AsyncIterator<T>): Promise<T> {
