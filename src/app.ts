@@ -194,7 +194,11 @@ export function createApp(deps: AppDeps): App {
   };
 
   return {
-    fetch: handler,
+    // Once closing, new requests are refused so nothing joins while subscriptions complete.
+    fetch: (req) =>
+      closed
+        ? new Response("Shutting down", { status: 503, headers: { "retry-after": "1" } })
+        : handler(req),
     relay,
     hub,
     ws,

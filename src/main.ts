@@ -74,6 +74,8 @@ const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   app.log.info("shutting down", { signal });
+  // app.close() first: it refuses new requests (503), completes every subscription and closes
+  // client sockets and upstreams; Deno's shutdown() would drop upgraded sockets at once.
   await app.close();
   await server.shutdown();
   await demo?.stop();
