@@ -6,13 +6,14 @@ import { assertEquals } from "@std/assert";
 import { createDrpSimulator } from "../src/simulators/drp.ts";
 
 async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = stdout.getReader();
+  const decoder = new TextDecoder();
   let text = "";
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const { value, done } = await reader.read();
     if (done) break;
-    text += value;
+    text += decoder.decode(value, { stream: true });
     const m = /"ws":"(ws:\/\/[^"]+)"/.exec(text);
     if (m?.[1]) {
       // Keep draining so the child never blocks on a full pipe.
