@@ -11,11 +11,28 @@ import type { Clock, TimerId } from "../platform/clock.ts";
 export class UpstreamError extends Error {
   /** True when retrying with the same credentials cannot help (e.g. HTTP 401/403). */
   readonly auth: boolean;
+  /** The HTTP status of a refused upgrade. */
+  readonly httpStatus: number | undefined;
+  /** The WebSocket close code and reason, when the upstream closed an open socket. */
+  readonly closeCode: number | undefined;
+  readonly closeReason: string | undefined;
 
-  constructor(message: string, options: { auth?: boolean; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: {
+      auth?: boolean;
+      cause?: unknown;
+      httpStatus?: number;
+      closeCode?: number;
+      closeReason?: string;
+    } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = "UpstreamError";
     this.auth = options.auth ?? false;
+    this.httpStatus = options.httpStatus;
+    this.closeCode = options.closeCode;
+    this.closeReason = options.closeReason;
   }
 }
 
@@ -183,15 +200,19 @@ function describeClose(code: number, reason: string, lastError: string): Upstrea
     if (n === 401 || n === 403) {
       return new UpstreamError(
         `Upgrade refused with HTTP ${n}: the upstream rejected the credentials`,
-        { auth: true },
+        { auth: true, httpStatus: n },
       );
     }
-    return new UpstreamError(`Upgrade refused with HTTP ${n}`);
+    return new UpstreamError(`Upgrade refused with HTTP ${n}`, { httpStatus: n });
   }
   if (lastError && code !== 1000) {
-    return new UpstreamError(lastError.replace(/^NetworkError: /, ""));
+    return new UpstreamError(lastError.replace(/^NetworkError: /, ""), {
+      closeCode: code,
+      closeReason: reason,
+    });
   }
   return new UpstreamError(
     `Upstream closed the connection (code ${code}${reason ? `, ${reason}` : ""})`,
+    { closeCode: code, closeReason: reason },
   );
 }

@@ -58,7 +58,7 @@ export class DrpConnector implements Connector {
     const { config, caCerts, ctx } = this.#d;
     // 401 means the server saw no usable credentials (a proxy may have eaten the header),
     // 403 means it saw and refused them: only the former is worth the query form.
-    if (!this.#useQuery && previous?.message.includes("HTTP 401")) {
+    if (!this.#useQuery && previous?.httpStatus === 401) {
       this.#useQuery = true;
       ctx.log.warn("DRP answered 401 to header auth; retrying with the ?token= query parameter");
     }

@@ -132,7 +132,7 @@ Deno.test("DrpConnector.dial()", async (t) => {
     const { connector, logs } = setup();
     const refused = new UpstreamError(
       "Upgrade refused with HTTP 401: the upstream rejected the credentials",
-      { auth: true },
+      { auth: true, httpStatus: 401 },
     );
     const target = await connector.dial(refused);
     assertEquals(new URL(target.url).searchParams.get("token"), "tok-123");
@@ -147,6 +147,7 @@ Deno.test("DrpConnector.dial()", async (t) => {
     const target = await connector.dial(
       new UpstreamError("Upgrade refused with HTTP 403: the upstream rejected the credentials", {
         auth: true,
+        httpStatus: 403,
       }),
     );
     assertEquals(target.url, URL_);

@@ -49,13 +49,11 @@ export interface IlandConnectorDeps {
 
 /**
  * True when a close looks like the server refusing the token: 1008 (policy violation) or a
- * reason that says so. The supervisor's close error reads "… (code N, reason)".
+ * reason that says so.
  */
 export function isAuthRefusal(err: UpstreamError): boolean {
-  const code = /\(code (\d+)/.exec(err.message)?.[1];
-  return code === "1008" || /unauthori[sz]ed|forbidden|invalid.token|token.expired/i.test(
-    err.message,
-  );
+  return err.closeCode === 1008 ||
+    /unauthori[sz]ed|forbidden|invalid.token|token.expired/i.test(err.closeReason ?? err.message);
 }
 
 /** One iland socket (one company scope). */

@@ -178,12 +178,13 @@ Deno.test("iland connector drops malformed and unknown frames", () => {
 });
 
 Deno.test("isAuthRefusal: 1008 or an unauthorized reason", () => {
-  const e = (m: string) => new UpstreamError(m);
-  assertEquals(isAuthRefusal(e("Upstream closed the connection (code 1008, Unauthorized)")), true);
-  assertEquals(isAuthRefusal(e("Upstream closed the connection (code 1008)")), true);
-  assertEquals(isAuthRefusal(e("Upstream closed the connection (code 4001, token expired)")), true);
-  assertEquals(
-    isAuthRefusal(e("Upstream closed the connection (code 1011, simulated failure)")),
-    false,
-  );
+  const e = (closeCode: number, closeReason = "") =>
+    new UpstreamError(`Upstream closed the connection (code ${closeCode})`, {
+      closeCode,
+      closeReason,
+    });
+  assertEquals(isAuthRefusal(e(1008, "Unauthorized")), true);
+  assertEquals(isAuthRefusal(e(1008)), true);
+  assertEquals(isAuthRefusal(e(4001, "token expired")), true);
+  assertEquals(isAuthRefusal(e(1011, "simulated failure")), false);
 });
