@@ -129,6 +129,9 @@ export function createApp(deps: AppDeps): App {
     graphqlEndpoint: server.graphqlPath,
     graphiql: server.graphiql ? { subscriptionsProtocol: "WS" } : false,
     landingPage: false,
+    // Yoga's parse/validate cache is an lru-cache with a TTL whose clock keeps a timer alive
+    // past shutdown; HTTP queries are few and small, so parsing each one costs little.
+    parserAndValidationCache: false,
     cors: server.allowedOrigins.length > 0
       ? {
         origin: server.allowedOrigins.includes("*") ? "*" : [...server.allowedOrigins],

@@ -146,6 +146,11 @@ export class SimServer {
     while (this.connections.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
     }
+    // A socket whose close never surfaced still gets its protocol state (and timers) cleared.
+    for (const conn of [...this.connections]) {
+      this.connections.delete(conn);
+      this.#handlers.onClose?.(conn, 1006);
+    }
   }
 
   /** Stops, then starts again on the same port. */

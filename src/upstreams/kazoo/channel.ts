@@ -61,6 +61,8 @@ export class KazooChannel {
     const full = action.action === "ping"
       ? { ...action, request_id: id }
       : { ...action, auth_token: await this.#o.token(), request_id: id };
+    // Fetching a token may outlast the socket; a reply timer armed now would never settle.
+    if (session.signal.aborted) return undefined;
     const { promise, resolve } = Promise.withResolvers<ReplyFrame | undefined>();
     const timer = clock.setTimeout(() => {
       log.warn("Kazoo request got no reply", { action: action.action, requestId: id });
