@@ -82,7 +82,7 @@ export class Hub {
   readonly #maxQueued: number;
   readonly #sliceSize: number;
   /** Pending deliveries, FIFO across events. */
-  #pending: { event: Event; targets: [Subscriber, SubscriptionPart][] }[] = [];
+  #pending: { event: Event; offset: number; targets: [Subscriber, SubscriptionPart][] }[] = [];
   #draining = false;
   #drainIdle: PromiseWithResolvers<void> | undefined;
 
@@ -159,10 +159,14 @@ export class Hub {
    */
   publish(upstream: UpstreamEvent): Event {
     const channel = this.#channel(upstream.source);
-    const event = channel.history.push((offset) => ({
-      ...upstream,
-      id: formatCursor({ source: upstream.source, epoch: channel.epoch, offset }),
-    }));
+    let offset = 0;
+    const event = channel.history.push((assigned) => {
+      offset = assigned;
+      return {
+        ...upstream,
+        id: formatCursor({ source: upstream.source, epoch: channel.epoch, offset: assigned }),
+      };
+    });
     channel.stats.eventsReceived++;
     channel.stats.lastEventAt = this.#clock.now();
     const targets: [Subscriber, SubscriptionPart][] = [];
@@ -170,7 +174,7 @@ export class Hub {
       if (bucket) { for (const entry of bucket) targets.push(entry); }
     }
     if (targets.length > 0) {
-      this.#pending.push({ event, targets });
+      this.#pending.push({ event, offset, targets });
       this.#drain();
     }
     return event;
@@ -233,7 +237,10 @@ export class Hub {
     }
     if (replay) {
       sub.seen.set(replay.source, replay.fromOffset);
-      for (const event of replay.items) this.#deliver(sub, event, replay.part);
+      // History offsets are consecutive, so the replayed items follow the cursor's offset.
+      replay.items.forEach((event, i) =>
+        this.#deliver(sub, event, replay.fromOffset + i + 1, replay.part)
+      );
     }
     return sub.queue;
   }
@@ -267,9 +274,8 @@ export class Hub {
     return { source: cursor.source, part, fromOffset: cursor.offset, items: result.items };
   }
 
-  #deliver(sub: Subscriber, event: Event, part: SubscriptionPart): void {
+  #deliver(sub: Subscriber, event: Event, offset: number, part: SubscriptionPart): void {
     if (sub.queue.closed) return;
-    const offset = Number(event.id.slice(event.id.lastIndexOf(":") + 1));
     const seen = sub.seen.get(event.source) ?? 0;
     if (offset <= seen) return;
     sub.seen.set(event.source, offset);
@@ -291,7 +297,7 @@ export class Hub {
         const head = this.#pending[0]!;
         while (budget > 0 && head.targets.length > 0) {
           const [sub, part] = head.targets.pop()!;
-          this.#deliver(sub, head.event, part);
+          this.#deliver(sub, head.event, head.offset, part);
           budget--;
         }
         if (head.targets.length === 0) this.#pending.shift();
