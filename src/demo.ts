@@ -7,11 +7,11 @@
  */
 import type { Clock, TimerId } from "./platform/clock.ts";
 import { systemClock } from "./platform/clock.ts";
-import { createDrpSimulator } from "./simulators/drp.ts";
-import { createKazooSimulator } from "./simulators/kazoo.ts";
-import { createISymphonySimulator } from "./simulators/isymphony.ts";
-import { createIlandSimulator } from "./simulators/iland.ts";
-import { createWebinateSimulator } from "./simulators/webinate.ts";
+import { createDrpSimulator } from "./simulators/drp/simulator.ts";
+import { createKazooSimulator } from "./simulators/kazoo/simulator.ts";
+import { createISymphonySimulator } from "./simulators/isymphony/simulator.ts";
+import { createIlandSimulator } from "./simulators/iland/simulator.ts";
+import { createWebinateSimulator } from "./simulators/webinate/simulator.ts";
 import type { VendorSimulator } from "./simulators/vendor_simulator.ts";
 
 /**

@@ -4,11 +4,11 @@
  * tenant scope of an API key (Kazoo accounts).
  */
 import { assert, assertEquals } from "@std/assert";
-import { createDrpSimulator } from "../src/simulators/drp.ts";
-import { createIlandSimulator } from "../src/simulators/iland.ts";
-import { createISymphonySimulator } from "../src/simulators/isymphony.ts";
-import { createKazooSimulator } from "../src/simulators/kazoo.ts";
-import { createWebinateSimulator } from "../src/simulators/webinate.ts";
+import { createDrpSimulator } from "../src/simulators/drp/simulator.ts";
+import { createIlandSimulator } from "../src/simulators/iland/simulator.ts";
+import { createISymphonySimulator } from "../src/simulators/isymphony/simulator.ts";
+import { createKazooSimulator } from "../src/simulators/kazoo/simulator.ts";
+import { createWebinateSimulator } from "../src/simulators/webinate/simulator.ts";
 import { connectClient } from "./helpers/gql_client.ts";
 import { httpQuery, startRelay, waitFor } from "./helpers/relay.ts";
 

@@ -4,7 +4,7 @@
  * replay, and TLS with a private CA.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { createDrpSimulator, type DrpSimulator } from "../src/simulators/drp.ts";
+import { createDrpSimulator, type DrpSimulator } from "../src/simulators/drp/simulator.ts";
 import { connectClient } from "./helpers/gql_client.ts";
 import {
   httpQuery,

@@ -1,5 +1,8 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { createIlandSimulator, type IlandSimulatorOptions } from "../src/simulators/iland.ts";
+import {
+  createIlandSimulator,
+  type IlandSimulatorOptions,
+} from "../src/simulators/iland/simulator.ts";
 import { connectClient } from "./helpers/gql_client.ts";
 import { httpQuery, startRelay, type TestRelay, waitFor } from "./helpers/relay.ts";
 

@@ -1,6 +1,9 @@
 import { assert, assertEquals } from "@std/assert";
-import { createISymphonySimulator, type ISymphonySimulator } from "../src/simulators/isymphony.ts";
-import type { FilterEntry } from "../src/simulators/isymphony_messages.ts";
+import {
+  createISymphonySimulator,
+  type ISymphonySimulator,
+} from "../src/simulators/isymphony/simulator.ts";
+import type { FilterEntry } from "../src/simulators/isymphony/messages.ts";
 import { connectClient } from "./helpers/gql_client.ts";
 import { httpQuery, startRelay, waitFor } from "./helpers/relay.ts";
 

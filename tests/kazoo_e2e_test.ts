@@ -5,7 +5,7 @@
  * token expiry, keepalive, malformed frames and the cross-vendor `events` field.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { createKazooSimulator, type KazooSimulator } from "../src/simulators/kazoo.ts";
+import { createKazooSimulator, type KazooSimulator } from "../src/simulators/kazoo/simulator.ts";
 import { connectClient } from "./helpers/gql_client.ts";
 import { type SourceStatus, sourceStatus, startRelay, waitFor } from "./helpers/relay.ts";
 

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { SignJWT } from "jose";
-import { createDrpSimulator } from "../src/simulators/drp.ts";
+import { createDrpSimulator } from "../src/simulators/drp/simulator.ts";
 import { denoWebSocketFactory } from "../src/platform/websocket.ts";
 import { connectClient } from "./helpers/gql_client.ts";
 import { httpQuery, startRelay, waitFor } from "./helpers/relay.ts";

@@ -3,7 +3,7 @@
  * 1001, and the process exits 0.
  */
 import { assertEquals } from "@std/assert";
-import { createDrpSimulator } from "../src/simulators/drp.ts";
+import { createDrpSimulator } from "../src/simulators/drp/simulator.ts";
 
 async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string> {
   const reader = stdout.getReader();

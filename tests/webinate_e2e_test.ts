@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { createWebinateSimulator } from "../src/simulators/webinate.ts";
+import { createWebinateSimulator } from "../src/simulators/webinate/simulator.ts";
 import { connectClient } from "./helpers/gql_client.ts";
 import {
   httpQuery,

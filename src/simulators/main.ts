@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { createDrpSimulator } from "./drp.ts";
-import { createKazooSimulator } from "./kazoo.ts";
-import { createISymphonySimulator } from "./isymphony.ts";
-import { createIlandSimulator } from "./iland.ts";
-import { createWebinateSimulator } from "./webinate.ts";
+import { createDrpSimulator } from "./drp/simulator.ts";
+import { createKazooSimulator } from "./kazoo/simulator.ts";
+import { createISymphonySimulator } from "./isymphony/simulator.ts";
+import { createIlandSimulator } from "./iland/simulator.ts";
+import { createWebinateSimulator } from "./webinate/simulator.ts";
 import type { VendorSimulator } from "./vendor_simulator.ts";
 
 /** How `deno task sim` builds one vendor's simulator. */

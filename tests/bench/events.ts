@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { DrpEmitInit } from "../../src/simulators/drp.ts";
-import { drpMachine, formatGoTime, goJson } from "../../src/simulators/drp_messages.ts";
+import type { DrpEmitInit } from "../../src/simulators/drp/simulator.ts";
+import { drpMachine, formatGoTime, goJson } from "../../src/simulators/drp/messages.ts";
 
 /** One event in both shapes: what the simulator emits and the wire text it sends. */
 export interface BenchEvent {

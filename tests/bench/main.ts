@@ -27,7 +27,7 @@
  */
 import process from "node:process";
 import { stringifyMessage } from "graphql-ws";
-import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp.ts";
+import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { startRelay, type TestRelay, waitFor } from "../helpers/relay.ts";
 import { type BenchEvent, machineEvents } from "./events.ts";
 import type { ClientsConfig } from "./clients.ts";

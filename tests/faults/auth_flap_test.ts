@@ -5,8 +5,8 @@
  * source on the same relay keeps delivering every event.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { createDrpSimulator } from "../../src/simulators/drp.ts";
-import { createISymphonySimulator } from "../../src/simulators/isymphony.ts";
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
+import { createISymphonySimulator } from "../../src/simulators/isymphony/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import {
   DRP_SUB,

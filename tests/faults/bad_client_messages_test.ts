@@ -4,7 +4,7 @@
  * 4409, 4429, 1009), and the relay keeps serving a healthy client without loss.
  */
 import { assertEquals } from "@std/assert";
-import { createDrpSimulator } from "../../src/simulators/drp.ts";
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import {
   DRP_SUB,

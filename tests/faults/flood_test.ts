@@ -4,7 +4,7 @@
  * it fans the flood out (the slowest `/healthz` answer is measured and printed).
  */
 import { assert, assertEquals } from "@std/assert";
-import { createDrpSimulator } from "../../src/simulators/drp.ts";
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import {
   DRP_SUB,

@@ -6,7 +6,7 @@
  * A healthy source on the same relay keeps delivering every event throughout.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { createDrpSimulator } from "../../src/simulators/drp.ts";
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import {
   DRP_SUB,

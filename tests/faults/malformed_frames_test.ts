@@ -6,10 +6,10 @@
  * real sockets, with a healthy client per source.
  */
 import { assertEquals } from "@std/assert";
-import { createDrpSimulator } from "../../src/simulators/drp.ts";
-import { createISymphonySimulator } from "../../src/simulators/isymphony.ts";
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
+import { createISymphonySimulator } from "../../src/simulators/isymphony/simulator.ts";
 import type { SimServer } from "../../src/simulators/sim_server.ts";
-import { createWebinateSimulator } from "../../src/simulators/webinate.ts";
+import { createWebinateSimulator } from "../../src/simulators/webinate/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import { FaultFigures, sourceStatus, waitForSource } from "../helpers/fault_kit.ts";
 import { startRelay, waitFor } from "../helpers/relay.ts";

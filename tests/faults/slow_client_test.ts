@@ -5,7 +5,7 @@
  * served without loss, and keep memory bounded (sampled and printed).
  */
 import { assert, assertEquals } from "@std/assert";
-import { createDrpSimulator } from "../../src/simulators/drp.ts";
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import {
   DRP_SUB,

@@ -5,7 +5,7 @@
  * registrations return to the standing set, and a healthy client misses nothing.
  */
 import { assertEquals } from "@std/assert";
-import { createDrpSimulator } from "../../src/simulators/drp.ts";
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import {
   DRP_SUB,

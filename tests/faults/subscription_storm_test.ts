@@ -5,7 +5,7 @@
  * validation with LIMIT_EXCEEDED. No socket is closed for any of it.
  */
 import { assert, assertEquals } from "@std/assert";
-import { createDrpSimulator } from "../../src/simulators/drp.ts";
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { type Collector, connectClient } from "../helpers/gql_client.ts";
 import { DRP_SUB, drpRegistered, type DrpRow, FaultFigures } from "../helpers/fault_kit.ts";
 import { httpQuery, startRelay, waitFor } from "../helpers/relay.ts";

@@ -5,7 +5,7 @@
  * exactly the events its upstream sent while it was up.
  */
 import { assert, assertEquals } from "@std/assert";
-import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp.ts";
+import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import {
   DRP_SUB,

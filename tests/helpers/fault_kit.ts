@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DrpSimulator } from "../../src/simulators/drp.ts";
+import type { DrpSimulator } from "../../src/simulators/drp/simulator.ts";
 export { type SourceStatus, sourceStatus, waitForSource } from "./relay.ts";
 
 /** A DRP subscription with every filter argument as a variable. */

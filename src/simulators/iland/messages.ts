@@ -15,7 +15,7 @@
  * @module
  */
 import { z } from "zod";
-import { pick } from "./vendor_simulator.ts";
+import { pick } from "../vendor_simulator.ts";
 
 /** The greeting the server sends as soon as the socket opens (§1.1 step 2); not JSON. */
 export const AUTHORIZATION = "AUTHORIZATION";

@@ -10,7 +10,7 @@
  * @module
  */
 import { z } from "zod";
-import { pick } from "./vendor_simulator.ts";
+import { pick } from "../vendor_simulator.ts";
 
 /** The two command prefixes the server acts on (PROTOCOLS.md §2.2). */
 export const DRP_COMMANDS = ["register", "deregister"] as const;

@@ -13,7 +13,7 @@
  * @module
  */
 import { z } from "zod";
-import { pick } from "./vendor_simulator.ts";
+import { pick } from "../vendor_simulator.ts";
 
 /** Gen A `EventType` enum (PROTOCOLS.md §3.3; socket-event-types.ts @8862f53). */
 export const WEBINATE_EVENT_TYPE = {

@@ -19,8 +19,8 @@
  *
  * @module
  */
-import { type SimConnection, SimServer } from "./sim_server.ts";
-import { ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
+import { type SimConnection, SimServer } from "../sim_server.ts";
+import { ServedSimulator, type SimulatorOptions } from "../vendor_simulator.ts";
 import {
   ackEvent,
   type DrpEvent,
@@ -30,7 +30,7 @@ import {
   goNow,
   matchFilter,
   parseClientFrame,
-} from "./drp_messages.ts";
+} from "./messages.ts";
 
 /** The websocket path; every other path is a 404 (PROTOCOLS.md §2.1). */
 export const DRP_WS_PATH = "/api/v3/ws";

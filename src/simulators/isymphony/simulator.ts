@@ -10,15 +10,15 @@
  *   which replaces the connection's whole filter set and is answered with `success` or `error`,
  *   echoing `correlationId` (or null).
  * - Events (`type`, `time` in epoch ms, `coreServerId`, per-type properties) are pushed to every
- *   connection whose filters let them in (see `isymphony_match.ts`).
+ *   connection whose filters let them in (see `match.ts`).
  * - Object UUIDs, `coreServerId` included, change when the server restarts.
  *
  * @module
  */
-import { systemClock } from "../platform/clock.ts";
-import type { Clock } from "../platform/clock.ts";
-import { compileFilters, matchesFilters } from "./isymphony_match.ts";
-import type { CompiledFilters } from "./isymphony_match.ts";
+import { systemClock } from "../../platform/clock.ts";
+import type { Clock } from "../../platform/clock.ts";
+import { compileFilters, matchesFilters } from "./match.ts";
+import type { CompiledFilters } from "./match.ts";
 import {
   ClientMessageSchema,
   createDirectory,
@@ -28,7 +28,7 @@ import {
   ReplyMessageSchema,
   serialise,
   STATUS_TYPES,
-} from "./isymphony_messages.ts";
+} from "./messages.ts";
 import type {
   Directory,
   FilterEntry,
@@ -37,10 +37,10 @@ import type {
   ISymphonyEventInput,
   PropertyValue,
   ReplyMessage,
-} from "./isymphony_messages.ts";
-import { SimServer } from "./sim_server.ts";
-import type { SimConnection } from "./sim_server.ts";
-import { pick, ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
+} from "./messages.ts";
+import { SimServer } from "../sim_server.ts";
+import type { SimConnection } from "../sim_server.ts";
+import { pick, ServedSimulator, type SimulatorOptions } from "../vendor_simulator.ts";
 
 /** The websocket path (seed line 31). */
 export const ISYMPHONY_EVENT_PATH = "/communication_manager/ws/event";

@@ -1,12 +1,16 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { createIlandSimulator, type IlandSimulator, type IlandSimulatorOptions } from "./iland.ts";
+import {
+  createIlandSimulator,
+  type IlandSimulator,
+  type IlandSimulatorOptions,
+} from "./simulator.ts";
 import {
   AuthLineSchema,
   type EventJson,
   PushUpdateSchema,
   type TaskJson,
   TokenResponseSchema,
-} from "./iland_messages.ts";
+} from "./messages.ts";
 
 const STATIC = "iland-sim-static-token";
 const EVENT_KEYS = (

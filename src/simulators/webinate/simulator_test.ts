@@ -1,11 +1,11 @@
 import { assert, assertEquals } from "@std/assert";
-import { denoWebSocketFactory } from "../platform/websocket.ts";
+import { denoWebSocketFactory } from "../../platform/websocket.ts";
 import {
   createWebinateSimulator,
   type WebinateSimulator,
   type WebinateSimulatorOptions,
-} from "./webinate.ts";
-import { genAServerEvent, genBServerEvent } from "./webinate_messages.ts";
+} from "./simulator.ts";
+import { genAServerEvent, genBServerEvent } from "./messages.ts";
 
 /** A loopback client that queues every frame so none is missed between awaits. */
 interface TestClient {

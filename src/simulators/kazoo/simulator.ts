@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "../platform/clock.ts";
+import { type Clock, systemClock } from "../../platform/clock.ts";
 import {
   amqpMatch,
   DEFAULT_ACCOUNTS,
@@ -25,7 +25,7 @@ import {
   type KazooUser,
   normalizeAccountName,
   subscriptionCommand,
-} from "./kazoo_bindings.ts";
+} from "./bindings.ts";
 import {
   callEventPayload,
   ClientFrame,
@@ -38,9 +38,9 @@ import {
   normalizeKeys,
   randomHex,
   stringifyServerFrame,
-} from "./kazoo_messages.ts";
-import { type SimConnection, SimServer } from "./sim_server.ts";
-import { pick, ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
+} from "./messages.ts";
+import { type SimConnection, SimServer } from "../sim_server.ts";
+import { pick, ServedSimulator, type SimulatorOptions } from "../vendor_simulator.ts";
 
 /** How to build a {@link KazooSimulator}. */
 export interface KazooSimulatorOptions extends SimulatorOptions {

@@ -13,9 +13,9 @@
  *
  * @module
  */
-import { SimServer } from "./sim_server.ts";
-import type { SimConnection } from "./sim_server.ts";
-import { pick, ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
+import { SimServer } from "../sim_server.ts";
+import type { SimConnection } from "../sim_server.ts";
+import { pick, ServedSimulator, type SimulatorOptions } from "../vendor_simulator.ts";
 import {
   AuthLineSchema,
   AUTHORIZATION,
@@ -32,7 +32,7 @@ import {
   TokenRequestSchema,
   type TokenResponse,
   vcloudId,
-} from "./iland_messages.ts";
+} from "./messages.ts";
 
 /** A console user: what it logs in with and which companies it can see. */
 export interface IlandUser {

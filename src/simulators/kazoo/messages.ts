@@ -20,7 +20,7 @@ import {
   type KazooAccount,
   type KazooUser,
   normalizeAccountName,
-} from "./kazoo_bindings.ts";
+} from "./bindings.ts";
 
 /**
  * One client frame as blackhole_socket_handler decodes it: a JSON object whose `action`

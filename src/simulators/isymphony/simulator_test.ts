@@ -1,10 +1,10 @@
 import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
-import { denoWebSocketFactory } from "../platform/websocket.ts";
-import { createISymphonySimulator, ISYMPHONY_EVENT_PATH } from "./isymphony.ts";
-import type { ISymphonySimulator } from "./isymphony.ts";
-import { matchesFilters } from "./isymphony_match.ts";
-import { ISymphonyEventSchema, ReplyMessageSchema } from "./isymphony_messages.ts";
-import type { FilterEntry } from "./isymphony_messages.ts";
+import { denoWebSocketFactory } from "../../platform/websocket.ts";
+import { createISymphonySimulator, ISYMPHONY_EVENT_PATH } from "./simulator.ts";
+import type { ISymphonySimulator } from "./simulator.ts";
+import { matchesFilters } from "./match.ts";
+import { ISymphonyEventSchema, ReplyMessageSchema } from "./messages.ts";
+import type { FilterEntry } from "./messages.ts";
 
 const AUTH = `Basic ${btoa("manager:manag3rpa55word")}`;
 type Frame = Record<string, unknown>;

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { FilterEntry } from "./isymphony_messages.ts";
+import type { FilterEntry } from "./messages.ts";
 
 /** A connection's filters grouped by property: each property maps to its accepted values. */
 export type CompiledFilters = ReadonlyMap<string, ReadonlySet<string>>;

@@ -1,12 +1,6 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { createDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from "./drp.ts";
-import {
-  drpEventSchema,
-  formatGoTime,
-  goJson,
-  matchFilter,
-  parseClientFrame,
-} from "./drp_messages.ts";
+import { createDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from "./simulator.ts";
+import { drpEventSchema, formatGoTime, goJson, matchFilter, parseClientFrame } from "./messages.ts";
 
 const BASIC = `Basic ${btoa("rocketskates:r0cketsk8ts")}`;
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -430,7 +424,7 @@ Deno.test("drp sourceConfig points at the simulator with working credentials", a
 });
 
 const fixture = (name: string) =>
-  Deno.readTextFileSync(new URL(`../../tests/fixtures/tls/${name}`, import.meta.url));
+  Deno.readTextFileSync(new URL(`../../../tests/fixtures/tls/${name}`, import.meta.url));
 const CA = fixture("ca.pem");
 const CERT = fixture("localhost.pem");
 const KEY = fixture("localhost.key");

@@ -1,8 +1,8 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import type { Clock } from "../platform/clock.ts";
-import { createKazooSimulator, DEFAULT_ACCOUNTS, type KazooSimulatorOptions } from "./kazoo.ts";
-import { amqpMatch, encodeAmqp } from "./kazoo_bindings.ts";
-import { credentialsHash, ServerFrame } from "./kazoo_messages.ts";
+import type { Clock } from "../../platform/clock.ts";
+import { createKazooSimulator, DEFAULT_ACCOUNTS, type KazooSimulatorOptions } from "./simulator.ts";
+import { amqpMatch, encodeAmqp } from "./bindings.ts";
+import { credentialsHash, ServerFrame } from "./messages.ts";
 
 const [MASTER, ACME, ACME_EAST, GLOBEX] = DEFAULT_ACCOUNTS.map((a) => a.id) as [
   string,

@@ -17,9 +17,9 @@
  *
  * @module
  */
-import type { Logger } from "../platform/log.ts";
-import { type SimConnection, SimServer } from "./sim_server.ts";
-import { pick, ServedSimulator, type SimulatorOptions } from "./vendor_simulator.ts";
+import type { Logger } from "../../platform/log.ts";
+import { type SimConnection, SimServer } from "../sim_server.ts";
+import { pick, ServedSimulator, type SimulatorOptions } from "../vendor_simulator.ts";
 import {
   applyMetaRequest,
   buildServerEvent,
@@ -32,7 +32,7 @@ import {
   type WebinateBucket,
   type WebinateEventInput,
   type WebinateFile,
-} from "./webinate_messages.ts";
+} from "./messages.ts";
 
 /** Options for {@link createWebinateSimulator}. */
 export interface WebinateSimulatorOptions extends SimulatorOptions {
