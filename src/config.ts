@@ -7,6 +7,7 @@
  * @module
  */
 import { z } from "zod";
+import { type ClusterConfig, clusterSchema, redisUrlSecrets } from "./cluster/config.ts";
 import { LOG_LEVELS } from "./platform/log.ts";
 import { type AuthConfig, authSchema } from "./server/auth.ts";
 import { VENDOR_MODULES } from "./upstreams/mod.ts";
@@ -59,6 +60,8 @@ const topSchema = z.object({
   /** Client authentication; without it the relay is open (and says so at start-up). */
   auth: authSchema.optional(),
   logLevel: z.enum(LOG_LEVELS).default("info"),
+  /** Cluster mode (several nodes on one Redis); without it everything stays in-process. */
+  cluster: clusterSchema.optional(),
   sources: z.array(z.unknown()).default([]),
 }).strict();
 
@@ -67,6 +70,7 @@ export interface Config {
   server: z.infer<typeof serverSchema>;
   auth: AuthConfig | undefined;
   logLevel: z.infer<typeof topSchema>["logLevel"];
+  cluster: ClusterConfig | undefined;
   sources: SourceConfigBase[];
 }
 
@@ -204,8 +208,15 @@ export function parseConfig(
   });
   if (problems.length > 0 || !top.success) throw new ConfigError(problems);
   collectSecrets(resolved, secrets);
+  if (top.data.cluster) secrets.push(...redisUrlSecrets(top.data.cluster.redis));
   return {
-    config: { server: top.data.server, auth: top.data.auth, logLevel: top.data.logLevel, sources },
+    config: {
+      server: top.data.server,
+      auth: top.data.auth,
+      logLevel: top.data.logLevel,
+      cluster: top.data.cluster,
+      sources,
+    },
     secrets: [...new Set(secrets)],
   };
 }

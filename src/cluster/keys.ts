@@ -1,0 +1,56 @@
+/**
+ * Every Redis key and channel the cluster uses, in one place. Per-source keys share a hash
+ * tag (`{source}`) so a Redis Cluster keeps them on one shard, as the Lua scripts need.
+ *
+ * | key | type | holds |
+ * | --- | --- | --- |
+ * | `<p>:src:{S}:log` | stream | the source's events; entry id `<offset>-0`, field `d` = event JSON |
+ * | `<p>:src:{S}:meta` | hash | `epoch`, `top` (newest offset), `gap` (newest offset before lost events) |
+ * | `<p>:src:{S}:seen` | sorted set | vendor event ids scored by offset (dedupe window) |
+ * | `<p>:src:{S}:lease` | string | `<nodeId>/<fencing token>` of the holder, with a TTL of `leaseMs` |
+ * | `<p>:src:{S}:fence` | counter | the last fencing token issued |
+ * | `<p>:src:{S}:interest` | hash | node id -> that node's interest items and expiry |
+ * | `<p>:src:{S}:nudge` | channel | "interest changed" for the holder |
+ * | `<p>:nodes` | hash | node id -> role, last heartbeat, expiry |
+ *
+ * @module
+ */
+
+/** Key names of one source. */
+export interface SourceKeys {
+  log: string;
+  meta: string;
+  seen: string;
+  lease: string;
+  fence: string;
+  interest: string;
+  nudge: string;
+}
+
+/** Key names under one prefix. */
+export class ClusterKeys {
+  readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  /** The keys of `source`. */
+  source(source: string): SourceKeys {
+    const base = `${this.prefix}:src:{${source}}`;
+    return {
+      log: `${base}:log`,
+      meta: `${base}:meta`,
+      seen: `${base}:seen`,
+      lease: `${base}:lease`,
+      fence: `${base}:fence`,
+      interest: `${base}:interest`,
+      nudge: `${base}:nudge`,
+    };
+  }
+
+  /** The node registry hash. */
+  get nodes(): string {
+    return `${this.prefix}:nodes`;
+  }
+}
