@@ -7,6 +7,7 @@
  */
 import { validate } from "graphql";
 import { createYoga } from "graphql-yoga";
+import { createGraphiqlPage, graphiqlOptions, wantsGraphiql } from "./graphql/graphiql.ts";
 import { validationRules } from "./graphql/limits.ts";
 import { type AccessScope, OPEN_SCOPE } from "./model/access.ts";
 import { createAuthenticator } from "./server/auth.ts";
@@ -123,11 +124,17 @@ export function createApp(deps: AppDeps): App {
     maxAliases: server.limits.maxAliases,
     introspection: server.introspection,
   });
+  const graphiqlPage = server.graphiql
+    ? createGraphiqlPage(
+      graphiqlOptions(running.map((s) => ({ name: s.config.name, vendor: s.module.vendor }))),
+    )
+    : undefined;
   const scopes = new WeakMap<Request, AccessScope>();
   const yoga = createYoga({
     schema,
     graphqlEndpoint: server.graphqlPath,
-    graphiql: server.graphiql ? { subscriptionsProtocol: "WS" } : false,
+    // The relay serves GraphiQL itself (graphiqlPage below): yoga's page loads from a CDN.
+    graphiql: false,
     landingPage: false,
     // Yoga's parse/validate cache is an lru-cache with a TTL whose clock keeps a timer alive
     // past shutdown; HTTP queries are few and small, so parsing each one costs little.
@@ -172,6 +179,7 @@ export function createApp(deps: AppDeps): App {
     relay,
     graphqlPath: server.graphqlPath,
     http: (req, scope) => {
+      if (graphiqlPage && wantsGraphiql(req)) return graphiqlPage(req);
       scopes.set(req, scope);
       return yoga.fetch(req);
     },
