@@ -71,7 +71,9 @@ export function createApp(deps: AppDeps): App {
       ...(source.caCert ? [source.caCert] : []),
       ...(source.caFile ? [readTextFile(source.caFile)] : []),
     ];
-    hub.addSource(source.name, mod.vendor, source.history);
+    hub.addSource(source.name, mod.vendor, source.history, {
+      resumeWindowMs: source.resumeWindowMs,
+    });
     const connectors = mod.createConnectors(source, {
       ctx: {
         log: slog,
@@ -200,6 +202,7 @@ export function createApp(deps: AppDeps): App {
       abort.abort();
       await Promise.all(runs);
       await hub.drained();
+      hub.close();
     })();
     return closed;
   };

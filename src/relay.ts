@@ -6,6 +6,7 @@
  * @module
  */
 import type { Hub, SubscriptionPart } from "./hub/hub.ts";
+import type { InterestEntry } from "./hub/interest_table.ts";
 import { type AccessScope, allowsEvent, allowsSource, OPEN_SCOPE } from "./model/access.ts";
 import { RelayError } from "./model/errors.ts";
 import type { Event, Vendor } from "./model/event.ts";
@@ -25,6 +26,8 @@ export interface SourceInfo extends SupervisorStatus {
   eventsReceived: number;
   lastEventAt: number | undefined;
   subscribers: number;
+  /** The hub's wanted interest keys, lingering ones marked. */
+  interestItems: InterestEntry[];
 }
 
 /** Selects sources for the cross-vendor fields. */
@@ -79,6 +82,7 @@ export class Relay {
       eventsReceived: stats.eventsReceived,
       lastEventAt: stats.lastEventAt,
       subscribers: this.#hub.subscriberCount(name),
+      interestItems: this.#hub.interestEntries(name),
     };
   }
 

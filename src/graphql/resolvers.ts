@@ -5,6 +5,7 @@
  * @module
  */
 import type { Event, Vendor } from "../model/event.ts";
+import type { InterestEntry } from "../hub/interest_table.ts";
 import type { SourceInfo } from "../relay.ts";
 import type { RelayContext } from "./context.ts";
 import { coded } from "./errors.ts";
@@ -44,6 +45,11 @@ const baseResolvers: ResolverMap = {
     lastEventAt: (s: SourceInfo) => isoOrNull(s.lastEventAt),
     lastErrorAt: (s: SourceInfo) => isoOrNull(s.lastErrorAt),
     lastError: (s: SourceInfo) => s.lastError ?? null,
+  },
+  SourceInterest: {
+    subscribers: (i: InterestEntry) => i.holders,
+    lingering: (i: InterestEntry) => i.lingeringUntil !== undefined,
+    lingeringUntil: (i: InterestEntry) => isoOrNull(i.lingeringUntil),
   },
   Query: {
     sources: (_: unknown, __: Args, ctx: RelayContext) => coded(() => ctx.relay.sources()),

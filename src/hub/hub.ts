@@ -16,6 +16,7 @@ import { RelayError } from "../model/errors.ts";
 import type { Event, UpstreamEvent, Vendor } from "../model/event.ts";
 import { History } from "./history.ts";
 import type { InterestItem, InterestSink } from "./interest.ts";
+import { type InterestEntry, InterestTable } from "./interest_table.ts";
 import { SubscriberQueue } from "./subscriber_queue.ts";
 
 /** One source's share of a subscription. */
@@ -48,6 +49,15 @@ export interface HubOptions {
   sliceSize?: number;
 }
 
+/** Per-source settings of {@link Hub.addSource}. */
+export interface SourceOptions {
+  /**
+   * How long interest nobody holds any more stays registered upstream, so a subscriber that
+   * returns within it misses nothing; 0 deregisters at once.
+   */
+  resumeWindowMs?: number;
+}
+
 /** Per-source counters. */
 export interface SourceStats {
   eventsReceived: number;
@@ -66,7 +76,7 @@ interface Channel {
   readonly epoch: string;
   readonly history: History<Event>;
   sink: InterestSink | undefined;
-  readonly interest: Map<string, { item: InterestItem; count: number }>;
+  readonly interest: InterestTable;
   /** Index: event type (or ANY) -> parts listening for it. */
   readonly index: Map<string, Map<Subscriber, SubscriptionPart>>;
   readonly stats: SourceStats;
@@ -94,24 +104,34 @@ export class Hub {
   }
 
   /** Declares a source; its history starts afresh with a new epoch. */
-  addSource(name: string, vendor: Vendor, historySize: number): void {
+  addSource(name: string, vendor: Vendor, historySize: number, options: SourceOptions = {}): void {
     if (this.#channels.has(name)) throw new Error(`Source "${name}" is already registered`);
-    this.#channels.set(name, {
+    const channel: Channel = {
       vendor,
       epoch: newEpoch(this.#clock.now(), this.#random),
       history: new History(historySize),
       sink: undefined,
-      interest: new Map(),
+      interest: new InterestTable({
+        clock: this.#clock,
+        resumeWindowMs: options.resumeWindowMs ?? 0,
+        onChange: (change) => channel.sink?.setInterest(change.wanted),
+      }),
       index: new Map(),
       stats: { eventsReceived: 0, lastEventAt: undefined },
-    });
+    };
+    this.#channels.set(name, channel);
   }
 
   /** Connects a source to the connector that turns interest into upstream frames. */
   attachSink(source: string, sink: InterestSink): void {
     const channel = this.#channel(source);
     channel.sink = sink;
-    sink.setInterest(this.#interestMap(channel));
+    sink.setInterest(channel.interest.wanted());
+  }
+
+  /** Cancels the resume-window timers of every source (the app is stopping). */
+  close(): void {
+    for (const channel of this.#channels.values()) channel.interest.close();
   }
 
   /** Names of the registered sources, in registration order. */
@@ -129,9 +149,14 @@ export class Hub {
     return { ...this.#channel(source).stats };
   }
 
-  /** Interest keys currently wanted for a source, in first-wanted order. */
+  /** Interest keys currently wanted for a source (lingering ones too), in first-wanted order. */
   interestKeys(source: string): string[] {
-    return [...this.#channel(source).interest.keys()];
+    return this.#channel(source).interest.keys();
+  }
+
+  /** Every wanted interest key of a source with who holds it and whether it is lingering. */
+  interestEntries(source: string): InterestEntry[] {
+    return this.#channel(source).interest.entries();
   }
 
   /** How many live subscriptions hold a part on `source`. */
@@ -150,7 +175,7 @@ export class Hub {
 
   /** Adds interest that lives as long as the hub (config `standing`). */
   addStandingInterest(source: string, items: readonly InterestItem[]): void {
-    this.#acquire(this.#channel(source), items);
+    this.#channel(source).interest.acquire(items, true);
   }
 
   /**
@@ -202,7 +227,7 @@ export class Hub {
    * Opens a subscription over one or more sources. With `after`, buffered events newer
    * than the cursor (still filtered) come first, then live ones; a cursor the history no
    * longer covers fails with `CURSOR_EXPIRED`. Calling `return()` on the result releases
-   * its upstream interest immediately.
+   * its upstream interest: at once, or after the source's resume window.
    */
   subscribe(
     parts: readonly SubscriptionPart[],
@@ -233,7 +258,7 @@ export class Hub {
         if (!bucket) channel.index.set(type, bucket = new Map());
         bucket.set(sub, part);
       }
-      this.#acquire(channel, part.interest);
+      channel.interest.acquire(part.interest);
     }
     if (replay) {
       sub.seen.set(replay.source, replay.fromOffset);
@@ -323,38 +348,8 @@ export class Hub {
         bucket?.delete(sub);
         if (bucket?.size === 0) channel.index.delete(type);
       }
-      this.#release(channel, part.interest);
+      channel.interest.release(part.interest);
     }
-  }
-
-  #acquire(channel: Channel, items: readonly InterestItem[]): void {
-    let changed = false;
-    for (const item of items) {
-      const held = channel.interest.get(item.key);
-      if (held) held.count++;
-      else {
-        channel.interest.set(item.key, { item, count: 1 });
-        changed = true;
-      }
-    }
-    if (changed) channel.sink?.setInterest(this.#interestMap(channel));
-  }
-
-  #release(channel: Channel, items: readonly InterestItem[]): void {
-    let changed = false;
-    for (const item of items) {
-      const held = channel.interest.get(item.key);
-      if (!held) continue;
-      if (--held.count === 0) {
-        channel.interest.delete(item.key);
-        changed = true;
-      }
-    }
-    if (changed) channel.sink?.setInterest(this.#interestMap(channel));
-  }
-
-  #interestMap(channel: Channel): Map<string, InterestItem> {
-    return new Map([...channel.interest].map(([k, v]) => [k, v.item]));
   }
 
   #channel(source: string): Channel {

@@ -38,6 +38,11 @@ export const baseSourceFields = {
   name: sourceNameSchema,
   /** Events kept for `after:` replay and `recentEvents`. */
   history: z.number().int().min(0).max(1_000_000).default(1000),
+  /**
+   * How long upstream interest stays registered after its last subscriber leaves, so a
+   * client that reconnects within it resumes with nothing missed; 0 deregisters at once.
+   */
+  resumeWindowMs: ms(60_000),
   reconnect: z.object({
     baseMs: z.number().int().min(1).max(600_000).default(500),
     maxMs: z.number().int().min(1).max(3_600_000).default(30_000),

@@ -18,6 +18,7 @@ export interface SourceConfigBase {
   kind: string;
   url: string;
   history: number;
+  resumeWindowMs: number;
   reconnect: { baseMs: number; maxMs: number; stableMs: number };
   connectTimeoutMs: number;
   authTimeoutMs: number;

@@ -1,0 +1,141 @@
+/**
+ * The lifetime of one source's upstream interest: items refcounted by key, standing items
+ * that never go, and a resume window during which an item nobody holds stays registered
+ * ("lingering"), so a subscriber that drops and comes back within it misses nothing and
+ * the upstream sees no deregister/register pair.
+ *
+ * @module
+ */
+import type { Clock, TimerId } from "../platform/clock.ts";
+import type { InterestItem } from "./interest.ts";
+
+/** One wanted key as {@link InterestTable.entries} shows it. */
+export interface InterestEntry {
+  readonly key: string;
+  /** Live subscription parts holding it. */
+  readonly holders: number;
+  /** Kept at all times by config (`standing`). */
+  readonly standing: boolean;
+  /** Set while nobody holds it: it is deregistered at this time unless someone returns. */
+  readonly lingeringUntil: number | undefined;
+}
+
+/** A change of the wanted set, with what was added and removed. */
+export interface InterestChange {
+  readonly wanted: ReadonlyMap<string, InterestItem>;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** Dependencies of an {@link InterestTable}. */
+export interface InterestTableOptions {
+  clock: Clock;
+  /** How long an item nobody holds stays wanted; 0 drops it at once. */
+  resumeWindowMs: number;
+  /** Called after every change of the set of wanted keys. */
+  onChange(change: InterestChange): void;
+}
+
+interface Held {
+  item: InterestItem;
+  holders: number;
+  standing: number;
+  lingeringUntil: number | undefined;
+  timer: TimerId | undefined;
+}
+
+/** Refcounted interest with a resume window. */
+export class InterestTable {
+  readonly #o: InterestTableOptions;
+  readonly #held = new Map<string, Held>();
+  #closed = false;
+
+  constructor(options: InterestTableOptions) {
+    this.#o = options;
+  }
+
+  /** The wanted items (held, standing or lingering), in first-wanted order. */
+  wanted(): Map<string, InterestItem> {
+    return new Map([...this.#held].map(([k, v]) => [k, v.item]));
+  }
+
+  /** Wanted keys, in first-wanted order. */
+  keys(): string[] {
+    return [...this.#held.keys()];
+  }
+
+  /** True when `key` is wanted (held, standing or lingering). */
+  has(key: string): boolean {
+    return this.#held.has(key);
+  }
+
+  /** Every wanted key with who holds it. */
+  entries(): InterestEntry[] {
+    return [...this.#held].map(([key, h]) => ({
+      key,
+      holders: h.holders,
+      standing: h.standing > 0,
+      lingeringUntil: h.lingeringUntil,
+    }));
+  }
+
+  /** Takes one hold on each item; `standing` holds are never released. */
+  acquire(items: readonly InterestItem[], standing = false): void {
+    const added: string[] = [];
+    for (const item of items) {
+      let held = this.#held.get(item.key);
+      if (!held) {
+        held = { item, holders: 0, standing: 0, lingeringUntil: undefined, timer: undefined };
+        this.#held.set(item.key, held);
+        added.push(item.key);
+      }
+      if (standing) held.standing++;
+      else held.holders++;
+      this.#stopLingering(held);
+    }
+    if (added.length > 0) this.#emit(added, []);
+  }
+
+  /** Drops one hold on each item; an item nobody holds lingers for the resume window. */
+  release(items: readonly InterestItem[]): void {
+    const removed: string[] = [];
+    for (const item of items) {
+      const held = this.#held.get(item.key);
+      if (!held || held.holders === 0) continue;
+      if (--held.holders > 0 || held.standing > 0) continue;
+      if (this.#o.resumeWindowMs > 0 && !this.#closed) this.#linger(item.key, held);
+      else {
+        this.#held.delete(item.key);
+        removed.push(item.key);
+      }
+    }
+    if (removed.length > 0) this.#emit([], removed);
+  }
+
+  /** Cancels every window timer (the app is stopping); lingering items stay until then. */
+  close(): void {
+    this.#closed = true;
+    for (const held of this.#held.values()) this.#stopLingering(held);
+  }
+
+  #linger(key: string, held: Held): void {
+    const { clock, resumeWindowMs } = this.#o;
+    held.lingeringUntil = clock.now() + resumeWindowMs;
+    held.timer = clock.setTimeout(() => {
+      held.timer = undefined;
+      if (this.#held.get(key) !== held || held.holders > 0 || held.standing > 0) return;
+      this.#held.delete(key);
+      this.#emit([], [key]);
+    }, resumeWindowMs);
+  }
+
+  #stopLingering(held: Held): void {
+    if (held.timer !== undefined) this.#o.clock.clearTimeout(held.timer);
+    held.timer = undefined;
+    held.lingeringUntil = undefined;
+  }
+
+  #emit(added: string[], removed: string[]): void {
+    this.#o.onChange({ wanted: this.wanted(), added, removed });
+  }
+}
