@@ -34,6 +34,8 @@ type DrpEventRow = {
 type DrpRow = { drpEvents: DrpEventRow };
 
 const FAST = { reconnect: { baseMs: 20, maxMs: 100 } };
+/** Interest goes the moment its last subscriber does (the resume window is tested apart). */
+const NO_WINDOW = { resumeWindowMs: 0 };
 
 function source(url: string, name = "lab"): Promise<SourceStatus> {
   return sourceStatus(url, name);
@@ -114,7 +116,7 @@ Deno.test("drpEvents filters by type, action and key", async (t) => {
 Deno.test("identical patterns share one register; deregister goes out once, after the last", async () => {
   await using sim = createDrpSimulator();
   await sim.start();
-  await using relay = await startRelay([sim.sourceConfig("lab")]);
+  await using relay = await startRelay([{ ...sim.sourceConfig("lab"), ...NO_WINDOW }]);
   await using a = connectClient(relay.wsUrl);
   await using b = connectClient(relay.wsUrl);
 
@@ -150,10 +152,10 @@ Deno.test("identical patterns share one register; deregister goes out once, afte
   await waitFor(() => sim.sessions()[0]?.filters.length === 0, "all deregistered");
 });
 
-Deno.test("a closed client socket releases its registrations at once", async () => {
+Deno.test("without a resume window, a closed client socket releases its registrations at once", async () => {
   await using sim = createDrpSimulator();
   await sim.start();
-  await using relay = await startRelay([sim.sourceConfig("lab")]);
+  await using relay = await startRelay([{ ...sim.sourceConfig("lab"), ...NO_WINDOW }]);
   const client = connectClient(relay.wsUrl);
   client.subscribe<DrpRow>(DRP_SUB, { type: "leases" });
   await waitFor(() => hasFilter(sim, "leases.*.*"), "register");
@@ -318,7 +320,11 @@ Deno.test("bad arguments and unknown sources are errors with codes", async () =>
 Deno.test("servers without register acknowledgements (pre-2018) still work", async () => {
   await using sim = createDrpSimulator({ acks: false });
   await sim.start();
-  await using relay = await startRelay([{ ...sim.sourceConfig("lab"), ackTimeoutMs: 100 }]);
+  await using relay = await startRelay([{
+    ...sim.sourceConfig("lab"),
+    ackTimeoutMs: 100,
+    ...NO_WINDOW,
+  }]);
   await using client = connectClient(relay.wsUrl);
   const machines = client.subscribe<DrpRow>(DRP_SUB, { type: "machines" });
   const jobs = client.subscribe<DrpRow>(DRP_SUB, { type: "jobs" });

@@ -71,7 +71,7 @@ async function startPair(extra: Record<string, unknown> = {}) {
 }
 
 Deno.test("isymphonyEvents: two subscribers share one superset filter, each filtered exactly", async () => {
-  await using pair = await startPair();
+  await using pair = await startPair({ resumeWindowMs: 0 });
   const { sim, relay } = pair;
   await using client = connectClient(relay.wsUrl);
   // Nobody subscribed yet: the relay parks the connection on a filter that matches nothing.

@@ -184,7 +184,7 @@ Deno.test("api_auth with an API key", async () => {
 Deno.test("identical subscriptions share one subscribe; unsubscribe after the last", async () => {
   await using sim = createKazooSimulator();
   await sim.start();
-  await using relay = await startRelay([sim.sourceConfig("voip")]);
+  await using relay = await startRelay([{ ...sim.sourceConfig("voip"), resumeWindowMs: 0 }]);
   await using a = connectClient(relay.wsUrl);
   await using b = connectClient(relay.wsUrl);
   const subA = a.subscribe<KazooRow>(KAZOO_SUB, { bindings: ["object.*.*"] });
@@ -219,7 +219,7 @@ Deno.test("identical subscriptions share one subscribe; unsubscribe after the la
 Deno.test("a refused binding fails only its own subscriptions with BAD_FILTER", async () => {
   await using sim = createKazooSimulator();
   await sim.start();
-  await using relay = await startRelay([sim.sourceConfig("voip")]);
+  await using relay = await startRelay([{ ...sim.sourceConfig("voip"), resumeWindowMs: 0 }]);
   await using client = connectClient(relay.wsUrl);
   const good = client.subscribe<KazooRow>(KAZOO_SUB, { bindings: ["call.*.*"] });
   const bad = client.subscribe<KazooRow>(KAZOO_SUB, { bindings: ["call.NO_SUCH_EVENT.*"] });

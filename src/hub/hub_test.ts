@@ -4,6 +4,7 @@ import { type ErrorCode, RelayError } from "../model/errors.ts";
 import type { Event, UpstreamEvent } from "../model/event.ts";
 import { Hub, type SubscriptionPart } from "./hub.ts";
 import type { InterestItem, InterestSink } from "./interest.ts";
+import { ManualClock } from "../../tests/helpers/manual_clock.ts";
 import { nextWithin } from "../../tests/helpers/next_within.ts";
 
 const TIME = "2024-05-01T12:00:00.000Z";
@@ -108,6 +109,32 @@ Deno.test("Hub interest", async (t) => {
     assertEquals(sink.last, []);
     assertEquals(hub.interestKeys("drp"), []);
     assertEquals(hub.subscriberCount("drp"), 0);
+  });
+
+  await t.step("with a resume window, interest outlives its last subscriber", () => {
+    const clock = new ManualClock();
+    const hub = new Hub({ clock });
+    hub.addSource("drp", "DRP", 10, { resumeWindowMs: 60_000 });
+    const sink = new RecordingSink();
+    hub.attachSink("drp", sink);
+    hub.subscribe([part("drp", { keys: ["machines.*.*"] })]).return?.();
+    assertEquals(hub.interestKeys("drp"), ["machines.*.*"], "lingering");
+    assertEquals(hub.interestEntries("drp")[0]?.lingeringUntil, clock.now() + 60_000);
+    clock.advance(30_000);
+    // A subscription needing the same interest takes it over: no change reaches the sink.
+    const back = hub.subscribe([part("drp", { keys: ["machines.*.*"] })]);
+    assertEquals(sink.calls, [[], ["machines.*.*"]]);
+    clock.advance(60_000);
+    assertEquals(hub.interestKeys("drp"), ["machines.*.*"]);
+    back.return?.();
+    clock.advance(59_999);
+    assertEquals(sink.calls.length, 2);
+    clock.advance(1);
+    assertEquals(sink.calls, [[], ["machines.*.*"], []], "deregistered when the window ends");
+    hub.subscribe([part("drp", { keys: ["jobs.*.*"] })]).return?.();
+    assertEquals(clock.pending, 1);
+    hub.close();
+    assertEquals(clock.pending, 0, "no window timer outlives the hub");
   });
 
   await t.step("the sink gets the whole set each time it changes", () => {

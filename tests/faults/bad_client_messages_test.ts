@@ -48,7 +48,7 @@ const sub = (id: string) =>
 Deno.test("garbage and oversized graphql-ws messages close only the offending socket", async (t) => {
   await using sim = createDrpSimulator();
   await sim.start();
-  await using relay = await startRelay([sim.sourceConfig("lab")], {
+  await using relay = await startRelay([{ ...sim.sourceConfig("lab"), resumeWindowMs: 0 }], {
     logLevel: "error",
     config: {
       server: { limits: { maxMessageBytes: MAX_MESSAGE_BYTES, connectionInitTimeoutMs: 300 } },

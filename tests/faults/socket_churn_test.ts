@@ -60,7 +60,7 @@ Deno.test("300 connect/subscribe/close cycles leak no registrations; a healthy c
   await using sim = createDrpSimulator();
   await sim.start();
   await using relay = await startRelay([
-    { ...sim.sourceConfig("lab"), standing: ["machines.*.*"] },
+    { ...sim.sourceConfig("lab"), standing: ["machines.*.*"], resumeWindowMs: 0 },
   ], { logLevel: "warn" });
   await using client = connectClient(relay.wsUrl);
   const healthy = client.subscribe<DrpRow>(DRP_SUB, { type: "machines" });
