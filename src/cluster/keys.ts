@@ -10,7 +10,8 @@
  * | `<p>:src:{S}:lease` | string | `<nodeId>/<fencing token>` of the holder, with a TTL of `leaseMs` |
  * | `<p>:src:{S}:fence` | counter | the last fencing token issued |
  * | `<p>:src:{S}:interest` | hash | node id -> that node's interest items and expiry |
- * | `<p>:src:{S}:nudge` | channel | "interest changed" for the holder |
+ * | `<p>:src:{S}:status` | string | the holder's view of the upstream socket (state, error), with a TTL |
+ * | `<p>:src:{S}:nudge` | channel | "interest changed" for the holder, "released" for ingest nodes |
  * | `<p>:nodes` | hash | node id -> role, last heartbeat, expiry |
  *
  * @module
@@ -24,6 +25,7 @@ export interface SourceKeys {
   lease: string;
   fence: string;
   interest: string;
+  status: string;
   nudge: string;
 }
 
@@ -45,6 +47,7 @@ export class ClusterKeys {
       lease: `${base}:lease`,
       fence: `${base}:fence`,
       interest: `${base}:interest`,
+      status: `${base}:status`,
       nudge: `${base}:nudge`,
     };
   }

@@ -23,10 +23,21 @@ redis.call('SET', KEYS[1], ARGV[1] .. '/' .. token, 'PX', ARGV[2])
 return token
 `;
 
+// A lease that vanished (Redis restarted empty, or was flushed) while its holder was still
+// inside its validity is taken back with the same value, so the socket can stay open; the
+// counter is raised past the token so later grants never reuse it.
 const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
+end
+if not current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+    redis.call('SET', KEYS[2], ARGV[3])
+  end
+  return 2
 end
 return 0
 `;
@@ -63,13 +74,17 @@ export class Lease {
     return { value: `${this.#nodeId}/${token}`, token };
   }
 
-  /** Extends a grant by `leaseMs`; false when it is no longer ours. */
+  /**
+   * Extends a grant by `leaseMs`; false when another node holds the lease. Only call it while
+   * the grant is still valid by the local clock.
+   */
   async renew(grant: LeaseGrant): Promise<boolean> {
-    const ok = await runScript(this.#redis, RENEW, [this.#keys.lease], [
+    const ok = await runScript(this.#redis, RENEW, [this.#keys.lease, this.#keys.fence], [
       grant.value,
       String(this.#leaseMs),
+      String(grant.token),
     ]);
-    return ok === 1;
+    return ok === 1 || ok === 2;
   }
 
   /** Gives a grant back (only if still ours), so another node can take over at once. */

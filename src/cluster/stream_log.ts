@@ -21,12 +21,16 @@ export interface AppendEntry {
 /** The outcome of an append. */
 export type AppendResult =
   | { ok: false; reason: "fenced" }
+  /** The stream moved on since `expect` (another holder appended): nothing was appended. */
+  | { ok: false; reason: "moved" }
   /** `offsets[i]` is entry i's offset, or null when it was a duplicate. */
   | { ok: true; epoch: string; offsets: (number | null)[] };
 
 /** A stored entry. */
 export interface LogEntry {
   offset: number;
+  /** The epoch it was appended in: a tail that sees another one knows the stream was lost. */
+  epoch: string;
   data: string;
 }
 
@@ -50,14 +54,17 @@ end
 local history = ARGV[3]
 local window = tonumber(ARGV[4])
 local top = tonumber(redis.call('HGET', KEYS[2], 'top') or '0')
+if ARGV[5] ~= '' and epoch ~= ARGV[2] and (epoch ~= ARGV[6] or top ~= tonumber(ARGV[5])) then
+  return {'moved'}
+end
 local result = {epoch}
-for i = 5, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local vid = ARGV[i]
   if vid ~= '' and redis.call('ZSCORE', KEYS[4], vid) then
     table.insert(result, -1)
   else
     top = top + 1
-    redis.call('XADD', KEYS[3], 'MAXLEN', history, top .. '-0', 'd', ARGV[i + 1])
+    redis.call('XADD', KEYS[3], 'MAXLEN', history, top .. '-0', 'e', epoch, 'd', ARGV[i + 1])
     if vid ~= '' and window > 0 then redis.call('ZADD', KEYS[4], top, vid) end
     table.insert(result, top)
   end
@@ -88,7 +95,9 @@ export class StreamLog {
 
   /**
    * Appends entries in order under lease `leaseValue`. `newEpoch` is used only when the
-   * stream has no epoch yet. Nothing is appended when the lease is not `leaseValue`.
+   * stream has no epoch yet. Nothing is appended when the lease is not `leaseValue`, nor,
+   * with `expect`, when the stream is no longer at that epoch and top (a stream that was
+   * lost and starts afresh passes).
    */
   async append(
     leaseValue: string,
@@ -96,13 +105,21 @@ export class StreamLog {
     history: number,
     dedupeWindow: number,
     entries: readonly AppendEntry[],
+    expect?: { epoch: string; top: number },
   ): Promise<AppendResult> {
-    const args = [leaseValue, newEpoch, String(history), String(dedupeWindow)];
+    const args = [
+      leaseValue,
+      newEpoch,
+      String(history),
+      String(dedupeWindow),
+      expect ? String(expect.top) : "",
+      expect?.epoch ?? "",
+    ];
     for (const e of entries) args.push(e.vendorId ?? "", e.data);
     const k = this.#keys;
     const reply = await runScript(this.#redis, APPEND, [k.lease, k.meta, k.log, k.seen], args);
     const [head, ...rest] = reply as [string, ...number[]];
-    if (head === "fenced") return { ok: false, reason: "fenced" };
+    if (head === "fenced" || head === "moved") return { ok: false, reason: head };
     return { ok: true, epoch: head, offsets: rest.map((o) => (o < 0 ? null : o)) };
   }
 
@@ -146,16 +163,43 @@ export class StreamLog {
     blockMs: number,
     count = 1000,
   ): Promise<LogEntry[]> {
-    const reply = await client.xRead({ key: this.#keys.log, id: `${after}-0` }, {
-      BLOCK: blockMs,
-      COUNT: count,
-    });
-    if (!reply) return [];
-    const streams = reply as unknown as { messages: { id: string; message: { d?: string } }[] }[];
-    return (streams[0]?.messages ?? []).map(toEntry);
+    return (await waitForEntries(client, [{ key: this.#keys.log, after }], blockMs, count))[0]!;
+  }
+
+  /** The stream's key (for multi-stream tails). */
+  get key(): string {
+    return this.#keys.log;
   }
 }
 
+/**
+ * One blocking read over several streams on `client` (a dedicated connection): entries above
+ * each stream's `after`, per stream in the order given; empty lists when `blockMs` passes.
+ */
+export async function waitForEntries(
+  client: RedisClient,
+  streams: readonly { key: string; after: number }[],
+  blockMs: number,
+  count = 1000,
+): Promise<LogEntry[][]> {
+  const reply = await client.xRead(streams.map((s) => ({ key: s.key, id: `${s.after}-0` })), {
+    BLOCK: blockMs,
+    COUNT: count,
+  });
+  const out = streams.map(() => [] as LogEntry[]);
+  if (!reply) return out;
+  type Row = { id: string; message: Record<string, string | undefined> };
+  for (const stream of reply as unknown as { name: string; messages: Row[] }[]) {
+    const i = streams.findIndex((s) => s.key === stream.name);
+    if (i >= 0) out[i] = stream.messages.map(toEntry);
+  }
+  return out;
+}
+
 function toEntry(row: { id: string; message: Record<string, string | undefined> }): LogEntry {
-  return { offset: Number(row.id.slice(0, row.id.indexOf("-"))), data: row.message.d ?? "null" };
+  return {
+    offset: Number(row.id.slice(0, row.id.indexOf("-"))),
+    epoch: row.message.e ?? "",
+    data: row.message.d ?? "null",
+  };
 }
