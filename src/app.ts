@@ -14,6 +14,7 @@ import { createAuthenticator } from "./server/auth.ts";
 import type { Config } from "./config.ts";
 import { buildRelaySchema } from "./graphql/schema.ts";
 import { createWsHandler, type WsHandler } from "./graphql/ws_handler.ts";
+import { ClusterNode } from "./cluster/node.ts";
 import { Hub } from "./hub/hub.ts";
 import type { Clock } from "./platform/clock.ts";
 import { systemClock } from "./platform/clock.ts";
@@ -47,6 +48,8 @@ export interface App extends AsyncDisposable {
   readonly ws: WsHandler;
   readonly log: Logger;
   readonly redact: Redactor;
+  /** The cluster node, in cluster mode. */
+  readonly cluster: ClusterNode | undefined;
   /** Starts every supervisor (connects upstreams). */
   start(): void;
   /** Stops upstreams and closes client sockets. */
@@ -63,6 +66,8 @@ export function createApp(deps: AppDeps): App {
   const readTextFile = deps.readTextFile ?? Deno.readTextFileSync;
   const hub = new Hub({ clock, random });
   const running: RunningSource[] = [];
+  // Cluster mode: supervisors publish into the source's stream and the hub is fed from it.
+  let cluster: ClusterNode | undefined;
 
   for (const source of config.sources) {
     const mod = vendorModule(source.kind);
@@ -98,21 +103,47 @@ export function createApp(deps: AppDeps): App {
         clock,
         random,
         socketFactory: deps.socketFactory ?? denoWebSocketFactory,
-        publish: (event) => hub.publish(event),
+        publish: (event) => cluster ? cluster.publisher(source.name)(event) : hub.publish(event),
         log: connectors.length === 1 ? slog : slog.child({ socket: i + 1 }),
         redact,
+        onChange: () => cluster?.statusChanged(source.name),
       })
     );
-    hub.attachSink(source.name, {
-      setInterest: (items) => {
-        for (const s of supervisors) s.setInterest(items);
-      },
-    });
-    hub.addStandingInterest(source.name, mod.standing(source));
     running.push({ config: source, module: mod, supervisors });
   }
+  if (config.cluster) {
+    cluster = new ClusterNode({
+      config: config.cluster,
+      nodeId: config.cluster.nodeId ?? `node-${Math.floor(random() * 36 ** 8).toString(36)}`,
+      sources: running.map((s) => ({
+        name: s.config.name,
+        history: s.config.history,
+        supervisors: s.supervisors,
+      })),
+      feed: {
+        reset: (...args) => hub.resetSource(...args),
+        ingest: (source, stored) => hub.ingest(source, stored),
+        setGap: (source, gap) => hub.setGap(source, gap),
+      },
+      clock,
+      random,
+      log: log.child({ component: "cluster" }),
+      redact,
+    });
+  }
+  for (const { config: source, module: mod, supervisors } of running) {
+    hub.attachSink(
+      source.name,
+      cluster ? cluster.interestSink(source.name) : {
+        setInterest: (items) => {
+          for (const s of supervisors) s.setInterest(items);
+        },
+      },
+    );
+    hub.addStandingInterest(source.name, mod.standing(source));
+  }
 
-  const relay = new Relay(hub, running);
+  const relay = new Relay(hub, running, OPEN_SCOPE, cluster);
   const { server, auth } = config;
   const authenticator = auth ? createAuthenticator(auth) : undefined;
   if (!authenticator) {
@@ -200,6 +231,7 @@ export function createApp(deps: AppDeps): App {
     closed ??= (async () => {
       await ws.closeAll();
       abort.abort();
+      await cluster?.close();
       await Promise.all(runs);
       await hub.drained();
       hub.close();
@@ -218,8 +250,14 @@ export function createApp(deps: AppDeps): App {
     ws,
     log,
     redact,
+    cluster,
     start() {
       if (runs.length > 0 || abort.signal.aborted) return;
+      if (cluster) {
+        // Supervisors run only while this node holds their source's lease.
+        runs = [cluster.start()];
+        return;
+      }
       runs = running.flatMap((s) => s.supervisors.map((sup) => sup.run(abort.signal)));
     },
     close,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ClusterInfo, ClusterNode } from "./cluster/node.ts";
 import type { Hub, SubscriptionPart } from "./hub/hub.ts";
 import type { InterestEntry } from "./hub/interest_table.ts";
 import { type AccessScope, allowsEvent, allowsSource, OPEN_SCOPE } from "./model/access.ts";
@@ -26,6 +27,8 @@ export interface SourceInfo extends SupervisorStatus {
   eventsReceived: number;
   lastEventAt: number | undefined;
   subscribers: number;
+  /** Cluster mode: the node holding the upstream socket (undefined if none or no cluster). */
+  holder: string | undefined;
   /** The hub's wanted interest keys, lingering ones marked. */
   interestItems: InterestEntry[];
 }
@@ -35,6 +38,9 @@ export interface SourceSelection {
   sources?: readonly string[] | null | undefined;
   vendors?: readonly Vendor[] | null | undefined;
 }
+
+/** How long a subscription waits for a cluster node to load history from Redis. */
+const LOAD_WAIT_MS = 5000;
 
 /** Arguments that name a tenant, per vendor: checked against the scope up front. */
 const TENANT_ARGS: Partial<Record<Vendor, string>> = { KAZOO: "accountId" };
@@ -48,15 +54,36 @@ export class Relay {
   readonly #sources: Map<string, RunningSource>;
   readonly #scope: AccessScope;
 
-  constructor(hub: Hub, sources: readonly RunningSource[], scope: AccessScope = OPEN_SCOPE) {
+  readonly #cluster: ClusterNode | undefined;
+
+  constructor(
+    hub: Hub,
+    sources: readonly RunningSource[],
+    scope: AccessScope = OPEN_SCOPE,
+    cluster?: ClusterNode,
+  ) {
     this.#hub = hub;
     this.#sources = new Map(sources.map((s) => [s.config.name, s]));
     this.#scope = scope;
+    this.#cluster = cluster;
   }
 
   /** The same relay as seen by `scope`. */
   withScope(scope: AccessScope): Relay {
-    return new Relay(this.#hub, [...this.#sources.values()], scope);
+    return new Relay(this.#hub, [...this.#sources.values()], scope, this.#cluster);
+  }
+
+  /** `Query.cluster`: this node and its peers (holds limited to the scope's sources). */
+  cluster(): ClusterInfo | undefined {
+    const info = this.#cluster?.info();
+    if (!info) return undefined;
+    return {
+      ...info,
+      nodes: info.nodes.map((n) => ({
+        ...n,
+        holds: n.holds.filter((s) => allowsSource(this.#scope, s)),
+      })),
+    };
   }
 
   /** The scope this view serves. */
@@ -78,7 +105,8 @@ export class Relay {
     this.#allow(name);
     const stats = this.#hub.stats(name);
     return {
-      ...combineStatus(name, s.supervisors.map((sup) => sup.status())),
+      ...this.#status(name, s),
+      holder: this.#cluster?.holder(name),
       eventsReceived: stats.eventsReceived,
       lastEventAt: stats.lastEventAt,
       subscribers: this.#hub.subscriberCount(name),
@@ -88,9 +116,42 @@ export class Relay {
 
   /** True when every source is READY (not scoped: readiness is the process's). */
   ready(): boolean {
-    return [...this.#sources.values()].every((s) =>
-      s.supervisors.every((sup) => sup.status().connection.state === "READY")
-    );
+    const localReady = (s: RunningSource) =>
+      s.supervisors.every((sup) => sup.status().connection.state === "READY");
+    if (this.#cluster) {
+      return this.#cluster.ready((name) => localReady(this.#sources.get(name)!));
+    }
+    return [...this.#sources.values()].every(localReady);
+  }
+
+  /** A source's status: its own sockets', or in cluster mode the holder's view. */
+  #status(name: string, s: RunningSource): SupervisorStatus {
+    const local = combineStatus(name, s.supervisors.map((sup) => sup.status()));
+    return this.#cluster ? this.#cluster.status(name, local) : local;
+  }
+
+  /**
+   * In cluster mode, until the node has loaded the sources' history from Redis a cursor
+   * cannot be judged: subscriptions wait for it (bounded), then open as usual.
+   */
+  #whenLoaded(
+    open: () => AsyncIterableIterator<Event>,
+  ): AsyncIterableIterator<Event> | Promise<AsyncIterableIterator<Event>> {
+    const cluster = this.#cluster;
+    if (!cluster || cluster.loaded) return open();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      cluster.whenLoaded(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() =>
+          reject(
+            new RelayError(
+              "SOURCE_UNAVAILABLE",
+              "This node cannot reach the cluster's Redis yet; try again shortly",
+            ),
+          ), LOAD_WAIT_MS);
+      }),
+    ]).then(open).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -127,12 +188,14 @@ export class Relay {
   subscribeVendor(
     vendor: Vendor,
     args: Record<string, unknown> & { source?: unknown; after?: unknown },
-  ): AsyncIterableIterator<Event> {
+  ): AsyncIterableIterator<Event> | Promise<AsyncIterableIterator<Event>> {
     const source = this.resolveSource(vendor, args.source as string | null | undefined);
     const part = this.#scoped(
       source.module.plan(source.config.name, this.#tenantArgs(vendor, source, args)),
     );
-    return this.#hub.subscribe([part], { after: optionalString(args.after) });
+    return this.#whenLoaded(() =>
+      this.#hub.subscribe([part], { after: optionalString(args.after) })
+    );
   }
 
   /**
@@ -156,13 +219,15 @@ export class Relay {
   /** Opens the cross-vendor `events` subscription. */
   subscribeEvents(
     selection: SourceSelection & { types?: readonly string[] | null; after?: unknown },
-  ): AsyncIterableIterator<Event> {
+  ): AsyncIterableIterator<Event> | Promise<AsyncIterableIterator<Event>> {
     const types = selection.types ?? undefined;
     const parts: SubscriptionPart[] = this.select(selection).map((s) =>
       this.#scoped(s.module.planTypes(s.config.name, types, this.#tenants(s.config.name)))
     );
     if (parts.length === 0) throw new RelayError("UNKNOWN_SOURCE", "No source matches");
-    return this.#hub.subscribe(parts, { after: optionalString(selection.after) });
+    return this.#whenLoaded(() =>
+      this.#hub.subscribe(parts, { after: optionalString(selection.after) })
+    );
   }
 
   /** Buffered events, newest first, across the selected sources. */

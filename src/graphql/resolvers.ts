@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ClusterInfo, ClusterNodeInfo } from "../cluster/node.ts";
 import type { Event, Vendor } from "../model/event.ts";
 import type { InterestEntry } from "../hub/interest_table.ts";
 import type { SourceInfo } from "../relay.ts";
@@ -45,13 +46,22 @@ const baseResolvers: ResolverMap = {
     lastEventAt: (s: SourceInfo) => isoOrNull(s.lastEventAt),
     lastErrorAt: (s: SourceInfo) => isoOrNull(s.lastErrorAt),
     lastError: (s: SourceInfo) => s.lastError ?? null,
+    holder: (s: SourceInfo) => s.holder ?? null,
   },
   SourceInterest: {
     subscribers: (i: InterestEntry) => i.holders,
     lingering: (i: InterestEntry) => i.lingeringUntil !== undefined,
     lingeringUntil: (i: InterestEntry) => isoOrNull(i.lingeringUntil),
   },
+  Cluster: {
+    role: (c: ClusterInfo) => c.role.toUpperCase(),
+  },
+  ClusterNode: {
+    role: (n: ClusterNodeInfo) => n.role.toUpperCase(),
+    lastSeenAt: (n: ClusterNodeInfo) => new Date(n.lastSeenAt).toISOString(),
+  },
   Query: {
+    cluster: (_: unknown, __: Args, ctx: RelayContext) => ctx.relay.cluster() ?? null,
     sources: (_: unknown, __: Args, ctx: RelayContext) => coded(() => ctx.relay.sources()),
     source: (_: unknown, args: Args, ctx: RelayContext) =>
       coded(() => ctx.relay.source(String(args.name)) ?? null),

@@ -16,6 +16,7 @@ export const SCHEMA_FILES = [
   "isymphony.graphql",
   "iland.graphql",
   "webinate.graphql",
+  "cluster.graphql",
 ] as const;
 
 /** Reads the SDL shipped next to the code (works locally, in Docker and on Deno Deploy). */

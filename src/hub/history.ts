@@ -37,6 +37,15 @@ export class History<T> {
     return Math.min(this.#last, this.#capacity);
   }
 
+  /**
+   * Empties the ring and continues numbering after `lastOffset` (cluster mode: the ring
+   * mirrors a stream whose offsets it does not allocate).
+   */
+  restart(lastOffset: number): void {
+    this.#items.fill(undefined);
+    this.#last = Math.max(0, Math.floor(lastOffset));
+  }
+
   /** Appends an item built from its offset (so ids can embed the offset); returns it. */
   push(make: (offset: number) => T): T {
     const offset = ++this.#last;

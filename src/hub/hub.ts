@@ -73,8 +73,11 @@ interface Subscriber {
 
 interface Channel {
   readonly vendor: Vendor;
-  readonly epoch: string;
+  /** Changes only in cluster mode, when the source's stream started afresh. */
+  epoch: string;
   readonly history: History<Event>;
+  /** Cluster mode: newest offset before events that never reached the stream (0: none). */
+  gap: number;
   sink: InterestSink | undefined;
   readonly interest: InterestTable;
   /** Index: event type (or ANY) -> parts listening for it. */
@@ -110,6 +113,7 @@ export class Hub {
       vendor,
       epoch: newEpoch(this.#clock.now(), this.#random),
       history: new History(historySize),
+      gap: 0,
       sink: undefined,
       interest: new InterestTable({
         clock: this.#clock,
@@ -192,6 +196,58 @@ export class Hub {
         id: formatCursor({ source: upstream.source, epoch: channel.epoch, offset: assigned }),
       };
     });
+    this.#fanOut(channel, event, offset);
+    return event;
+  }
+
+  /**
+   * Cluster mode: the next event of a source's stream, already stored with its id and offset.
+   * A jump in offsets (the tail fell behind the stream's trim) restarts the history there.
+   */
+  ingest(source: string, stored: { offset: number; event: Event }): void {
+    const channel = this.#channel(source);
+    if (stored.offset !== channel.history.lastOffset + 1) {
+      channel.history.restart(stored.offset - 1);
+    }
+    channel.history.push(() => stored.event);
+    this.#fanOut(channel, stored.event, stored.offset);
+  }
+
+  /**
+   * Cluster mode: replaces a source's history with `events` (oldest first, consecutive)
+   * under `epoch`, as loaded from its stream. With `live` they are also delivered to the
+   * current subscribers (the stream started afresh, so they have seen none of them);
+   * otherwise the subscribers continue after `lastOffset`.
+   */
+  resetSource(
+    source: string,
+    epoch: string,
+    lastOffset: number,
+    gap: number,
+    events: readonly { offset: number; event: Event }[],
+    live: boolean,
+  ): void {
+    const channel = this.#channel(source);
+    const first = events[0]?.offset ?? lastOffset + 1;
+    channel.epoch = epoch;
+    channel.gap = gap;
+    channel.history.restart(first - 1);
+    for (const e of events) channel.history.push(() => e.event);
+    if (channel.history.lastOffset < lastOffset) channel.history.restart(lastOffset);
+    const subscribers = new Set<Subscriber>();
+    for (const bucket of channel.index.values()) {
+      for (const sub of bucket.keys()) subscribers.add(sub);
+    }
+    for (const sub of subscribers) sub.seen.set(source, live ? first - 1 : lastOffset);
+    if (live) { for (const e of events) this.#fanOut(channel, e.event, e.offset); }
+  }
+
+  /** Cluster mode: events at or before `gap` can no longer be replayed across. */
+  setGap(source: string, gap: number): void {
+    this.#channel(source).gap = gap;
+  }
+
+  #fanOut(channel: Channel, event: Event, offset: number): void {
     channel.stats.eventsReceived++;
     channel.stats.lastEventAt = this.#clock.now();
     const targets: [Subscriber, SubscriptionPart][] = [];
@@ -202,7 +258,6 @@ export class Hub {
       this.#pending.push({ event, offset, targets });
       this.#drain();
     }
-    return event;
   }
 
   /**
@@ -294,6 +349,13 @@ export class Hub {
         "resubscribe without after: and refetch state",
     );
     if (cursor.epoch !== channel.epoch) throw expired;
+    if (channel.gap > 0 && cursor.offset <= channel.gap) {
+      throw new RelayError(
+        "CURSOR_EXPIRED",
+        `Events of source "${cursor.source}" after cursor "${after}" were lost while the ` +
+          "cluster's Redis was unreachable; resubscribe without after: and refetch state",
+      );
+    }
     const result = channel.history.after(cursor.offset);
     if (!result.ok) throw expired;
     return { source: cursor.source, part, fromOffset: cursor.offset, items: result.items };
