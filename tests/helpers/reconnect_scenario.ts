@@ -1,0 +1,148 @@
+/**
+ * The reconnect scenario every client transport is held to: a relay with a DRP source, a
+ * client subscribed to `machines` events through a TCP proxy, a steady stream of events
+ * with known keys, and the client's connection cut (no close frame) twice mid-stream. The
+ * figures say how many events were sent, received, duplicated and missing, and whether they
+ * arrived in order.
+ *
+ * @module
+ */
+import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
+import { sourceStatus, startRelay, type TestRelay, waitFor } from "./relay.ts";
+import { startTcpProxy, type TcpProxy } from "./tcp_proxy.ts";
+
+/** A client under test: it records the `key` of each event it receives. */
+export interface ScenarioClient {
+  readonly keys: readonly string[];
+  close(): Promise<void>;
+}
+
+/** Where a client connects (through the proxy). */
+export interface ScenarioUrls {
+  wsUrl: string;
+  httpUrl: string;
+}
+
+/** What a run measured. */
+export interface ReconnectFigures {
+  sent: number;
+  received: number;
+  duplicated: number;
+  missing: number;
+  inOrder: boolean;
+  /** Connections the proxy accepted (first connect plus reconnects). */
+  connections: number;
+}
+
+/** Options for {@link runReconnectScenario}. */
+export interface ScenarioOptions {
+  /** Events to send (default 90). */
+  total?: number;
+  /** Gap between events (default 10 ms). */
+  gapMs?: number;
+  /** How long to wait for the last event (default 30 s: the machine is shared). */
+  timeoutMs?: number;
+  /** Extra relay config. */
+  config?: Record<string, unknown>;
+}
+
+/** Runs the scenario against the client `start` creates. */
+export async function runReconnectScenario(
+  start: (urls: ScenarioUrls, relay: TestRelay) => Promise<ScenarioClient>,
+  options: ScenarioOptions = {},
+): Promise<ReconnectFigures> {
+  const total = options.total ?? 90;
+  const gapMs = options.gapMs ?? 10;
+  await using sim = createDrpSimulator();
+  await sim.start();
+  // Standing interest: upstream events reach the history even while no client is connected.
+  await using relay = await startRelay([{ ...sim.sourceConfig("lab"), standing: ["*.*.*"] }], {
+    ...(options.config ? { config: options.config } : {}),
+    logLevel: "warn",
+  });
+  await waitFor(() => sim.sessions().some((s) => s.filters.includes("*.*.*")), "standing register");
+  const relayPort = Number(new URL(relay.httpUrl).port);
+  await using proxy: TcpProxy = startTcpProxy(relayPort);
+  const base = `127.0.0.1:${proxy.port}${new URL(relay.httpUrl).pathname}`;
+  const before = (await sourceStatus(relay.httpUrl, "lab")).subscribers;
+  const client = await start({ wsUrl: `ws://${base}`, httpUrl: `http://${base}` }, relay);
+  try {
+    await waitFor(
+      async () => (await sourceStatus(relay.httpUrl, "lab")).subscribers > before,
+      "the client's subscription",
+      20_000,
+    );
+    const expected: string[] = [];
+    for (let i = 0; i < total; i++) {
+      if (i === Math.floor(total / 3) || i === Math.floor((2 * total) / 3)) proxy.dropAll();
+      const key = `e-${i}`;
+      expected.push(key);
+      sim.emit({ Type: "machines", Action: "update", Key: key, Object: { Name: key } });
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    await waitFor(
+      () => new Set(client.keys).size >= total || undefined,
+      `all ${total} events (got ${new Set(client.keys).size})`,
+      options.timeoutMs ?? 30_000,
+    ).catch(() => {});
+    // Anything repeated after the last event would show up now.
+    await new Promise((r) => setTimeout(r, 300));
+    const keys = [...client.keys];
+    const unique = new Set(keys);
+    return {
+      sent: total,
+      received: keys.length,
+      duplicated: keys.length - unique.size,
+      missing: expected.filter((k) => !unique.has(k)).length,
+      inOrder: keys.every((k, i) => k === expected[i]),
+      connections: proxy.accepted,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Runs an example program (examples/<name>.ts) and collects the events it prints. */
+export function runExample(name: string, urls: ScenarioUrls): ScenarioClient & {
+  lines: unknown[];
+} {
+  const script = new URL(`../../examples/${name}.ts`, import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", script, urls.wsUrl, "--type", "machines"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const keys: string[] = [];
+  const lines: unknown[] = [];
+  const reading = (async () => {
+    let buffer = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = JSON.parse(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        lines.push(line);
+        if (line.event?.key) keys.push(line.event.key);
+      }
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  return {
+    keys,
+    lines,
+    close: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      await child.status;
+      await reading.catch(() => {});
+      const err = await stderr;
+      if (err.trim()) lines.push({ stderr: err.slice(0, 2000) });
+    },
+  };
+}
