@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { validate } from "graphql";
+import type { DocumentNode, ExecutionArgs, GraphQLError, GraphQLSchema } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { createGraphiqlPage, graphiqlOptions, wantsGraphiql } from "./graphql/graphiql.ts";
-import { validationRules } from "./graphql/limits.ts";
+import { operationChecks } from "./graphql/limits.ts";
 import { type AccessScope, OPEN_SCOPE } from "./model/access.ts";
 import { createAuthenticator } from "./server/auth.ts";
 import type { Config } from "./config.ts";
@@ -25,6 +25,11 @@ import { Relay, type RunningSource } from "./relay.ts";
 import { createHandler, NO_SCOPE } from "./server/handler.ts";
 import { vendorModule } from "./upstreams/mod.ts";
 import { Supervisor } from "./upstreams/supervisor.ts";
+
+/** An envelop hook payload carrying an execute/subscribe function and its setter. */
+type HookFn<F extends string, S extends string> =
+  & { [K in F]: (args: ExecutionArgs) => unknown }
+  & { [K in S]: (fn: (args: ExecutionArgs) => unknown) => void };
 
 /** What the app needs; everything but `config` has a production default. */
 export interface AppDeps {
@@ -152,9 +157,11 @@ export function createApp(deps: AppDeps): App {
     );
   }
   const schema = buildRelaySchema();
-  const rules = validationRules({
+  const checks = operationChecks({
     maxDepth: server.limits.maxDepth,
     maxAliases: server.limits.maxAliases,
+    maxFields: server.limits.maxFields,
+    maxTokens: server.limits.maxTokens,
     introspection: server.introspection,
   });
   const graphiqlPage = server.graphiql
@@ -182,9 +189,26 @@ export function createApp(deps: AppDeps): App {
       : false,
     context: ({ request }) => ({ relay: relay.withScope(scopes.get(request) ?? NO_SCOPE) }),
     plugins: [{
-      // The same rules as the WebSocket path: spec rules plus depth, alias, introspection.
-      onValidate: ({ setValidationFn }: { setValidationFn: (fn: typeof validate) => void }) => {
-        setValidationFn((s, document) => validate(s, document, rules));
+      // The same checks as the WebSocket path: nesting and tokens while parsing, then the
+      // limits, then the spec rules.
+      onParse: ({ setParseFn }: { setParseFn: (fn: (source: string) => DocumentNode) => void }) => {
+        setParseFn((source) => checks.parse(source));
+      },
+      // Variable coercion errors name enum values too; not when introspection is off.
+      onExecute: ({ executeFn, setExecuteFn }: HookFn<"executeFn", "setExecuteFn">) => {
+        setExecuteFn((args) => executeFn({ ...args, hideSuggestions: !checks.suggestions }));
+      },
+      onSubscribe: ({ subscribeFn, setSubscribeFn }: HookFn<"subscribeFn", "setSubscribeFn">) => {
+        setSubscribeFn((args) => subscribeFn({ ...args, hideSuggestions: !checks.suggestions }));
+      },
+      onValidate: (
+        { setValidationFn }: {
+          setValidationFn: (
+            fn: (s: GraphQLSchema, d: DocumentNode) => ReadonlyArray<GraphQLError>,
+          ) => void;
+        },
+      ) => {
+        setValidationFn((s, document) => checks.validate(s, document));
       },
     }],
     logging: {
@@ -199,7 +223,7 @@ export function createApp(deps: AppDeps): App {
     relay,
     log: log.child({ component: "graphql-ws" }),
     clock,
-    rules,
+    checks,
     authenticator,
     maxBufferedBytes: server.maxBufferedBytes,
     maxQueuedMessages: server.maxQueuedMessages,
@@ -221,6 +245,7 @@ export function createApp(deps: AppDeps): App {
     allowedOrigins: server.allowedOrigins,
     maxBodyBytes: server.limits.maxMessageBytes,
     openScope: OPEN_SCOPE,
+    graphiql: server.graphiql,
   });
 
   const abort = new AbortController();

@@ -23,8 +23,18 @@ export const limitsSchema = z.object({
   maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
   /** Deepest field nesting an operation may have. */
   maxDepth: z.number().int().min(1).max(100).default(12),
-  /** Most aliased fields in one operation. */
+  /** Most aliased fields in one operation (a fragment's count once per spread). */
   maxAliases: z.number().int().min(0).max(10_000).default(30),
+  /**
+   * Most field selections an operation may expand to, a fragment counted once per spread
+   * (the standard introspection query is 230; a subscription rarely passes 50).
+   */
+  maxFields: z.number().int().min(1).max(100_000).default(1_000),
+  /**
+   * Most lexical tokens in a document (graphql-js `maxTokens`, checked while parsing); the
+   * standard introspection query has under 200.
+   */
+  maxTokens: z.number().int().min(100).max(20_000).default(2_000),
   /** New subscriptions per client key per minute (token bucket; the burst is the same). */
   subscriptionsPerMinute: z.number().int().min(1).max(1_000_000).default(600),
 }).strict();

@@ -23,10 +23,7 @@ import {
   GraphQLError,
   type GraphQLSchema,
   Kind,
-  parse,
   subscribe,
-  validate,
-  type ValidationRule,
 } from "graphql";
 import {
   CloseCode,
@@ -43,7 +40,8 @@ import type { Relay } from "../relay.ts";
 import { type Authenticator, bearer } from "../server/auth.ts";
 import type { RelayContext } from "./context.ts";
 import { formatErrors } from "./errors.ts";
-import { RateLimiter } from "./limits.ts";
+import { RateLimiter } from "../server/rate_limiter.ts";
+import type { OperationChecks } from "./limits.ts";
 import { SharedStreams } from "./shared_streams.ts";
 
 /** Close code for a client that cannot keep up (RFC 6455 "Try Again Later"). */
@@ -57,8 +55,8 @@ export interface WsHandlerOptions {
   relay: Relay;
   log: Logger;
   clock: Clock;
-  /** Validation rules (spec rules plus limits). */
-  rules: readonly ValidationRule[];
+  /** Parsing and validation with the operation limits. */
+  checks: OperationChecks;
   /** Verifies credentials; undefined means the relay is open. */
   authenticator: Authenticator | undefined;
   /** Unsent bytes per socket before it is closed as too slow. */
@@ -128,7 +126,10 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     forbidden: 0,
     rateLimited: 0,
   };
-  const limiter = new RateLimiter(options.subscriptionsPerMinute, options.clock);
+  const limiter = new RateLimiter(
+    { perMinute: options.subscriptionsPerMinute, burst: options.subscriptionsPerMinute },
+    options.clock,
+  );
 
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
     schema,
@@ -164,11 +165,11 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
       }
       let document: DocumentNode;
       try {
-        document = parse(payload.query);
+        document = options.checks.parse(payload.query);
       } catch (err) {
         return [err instanceof GraphQLError ? err : new GraphQLError("Invalid query")];
       }
-      const errors = validate(schema, document, options.rules);
+      const errors = options.checks.validate(schema, document);
       if (errors.length > 0) return [...errors];
       const op = getOperationAST(document, payload.operationName);
       if (!op) return [new GraphQLError("Unable to identify operation")];
@@ -195,6 +196,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         operationName: payload.operationName ?? null,
         variableValues: payload.variables ?? null,
         contextValue,
+        hideSuggestions: !options.checks.suggestions,
       };
     },
     subscribe: (args) => {

@@ -29,6 +29,8 @@ export interface HandlerDeps {
   maxBodyBytes: number;
   /** Scope of unauthenticated requests when the relay is open. */
   openScope: AccessScope;
+  /** GraphiQL is served on a browser GET of the GraphQL path. */
+  graphiql: boolean;
 }
 
 const json = (status: number, body: unknown) =>
@@ -43,24 +45,83 @@ const graphqlError = (status: number, code: string, message: string, headers = {
     headers: { "content-type": "application/json; charset=utf-8", ...headers },
   });
 
-/** Authenticates and size-checks an HTTP GraphQL request, then hands it to yoga. */
+/**
+ * Reads a body, refusing it once more than `max` bytes arrived, whatever the framing
+ * (`Content-Length` or chunked): nothing past the limit is buffered.
+ */
+export async function readBounded(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer> | "too-big"> {
+  if (!body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = body.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        reader.cancel().catch(() => {});
+        return "too-big";
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** True for the GraphiQL page request: a browser GET for HTML. */
+function wantsPage(req: Request): boolean {
+  return req.method === "GET" && (req.headers.get("accept") ?? "").includes("text/html");
+}
+
+/**
+ * Authenticates and size-checks an HTTP GraphQL request, then hands yoga a copy whose body
+ * is the bytes already read (so the limit holds for chunked bodies too) and whose signal is
+ * its own (Deno's request.signal aborts on success, its legacy behaviour, and warns).
+ */
 async function graphqlHttp(deps: HandlerDeps, req: Request): Promise<Response> {
-  const length = Number(req.headers.get("content-length") ?? 0);
-  if (length > deps.maxBodyBytes) {
-    return graphqlError(413, "LIMIT_EXCEEDED", `Request body over ${deps.maxBodyBytes} bytes`);
+  const tooBig = () =>
+    graphqlError(413, "LIMIT_EXCEEDED", `Request body over ${deps.maxBodyBytes} bytes`);
+  if (Number(req.headers.get("content-length") ?? 0) > deps.maxBodyBytes) return tooBig();
+  let scope = deps.openScope;
+  if (deps.authenticator) {
+    // Only the page itself is served without a key: it executes nothing, and with GraphiQL
+    // off there is no page, so such a GET is an operation like any other.
+    if (deps.graphiql && wantsPage(req)) return deps.http(copyRequest(req, null), NO_SCOPE);
+    if (req.method === "OPTIONS") return deps.http(copyRequest(req, null), NO_SCOPE);
+    const credential = bearer(req.headers.get("authorization"));
+    const found = credential ? await deps.authenticator.authenticate(credential) : undefined;
+    if (!found) {
+      return graphqlError(401, "FORBIDDEN", "Missing or invalid API key", {
+        "www-authenticate": 'Bearer realm="relay"',
+      });
+    }
+    scope = found;
   }
-  if (!deps.authenticator) return deps.http(req, deps.openScope);
-  // The GraphiQL page itself carries no data; its requests must authenticate.
-  const wantsPage = req.method === "GET" && (req.headers.get("accept") ?? "").includes("text/html");
-  if (wantsPage || req.method === "OPTIONS") return deps.http(req, NO_SCOPE);
-  const credential = bearer(req.headers.get("authorization"));
-  const scope = credential ? await deps.authenticator.authenticate(credential) : undefined;
-  if (!scope) {
-    return graphqlError(401, "FORBIDDEN", "Missing or invalid API key", {
-      "www-authenticate": 'Bearer realm="relay"',
-    });
-  }
-  return deps.http(req, scope);
+  const body = req.method === "GET" || req.method === "HEAD"
+    ? null
+    : await readBounded(req.body, deps.maxBodyBytes);
+  if (body === "too-big") return tooBig();
+  return deps.http(copyRequest(req, body), scope);
+}
+
+function copyRequest(req: Request, body: Uint8Array<ArrayBuffer> | null): Request {
+  return new Request(req.url, {
+    method: req.method,
+    headers: req.headers,
+    ...(body && body.length > 0 ? { body } : {}),
+  });
 }
 
 /** Builds the request handler. */
