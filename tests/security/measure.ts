@@ -75,8 +75,10 @@ const url = (await listening(child.stdout)).replace("localhost", "127.0.0.1");
 const origin = new URL(url).origin;
 const wsUrl = url.replace(/^http/, "ws");
 const auth = { authorization: `Bearer ${KEY}` };
+// deno-lint-ignore no-console
+const print = (line: string) => console.log(line);
 const row = (name: string, detail: string) =>
-  console.log(`${name.padEnd(34)} ${detail}  rss ${rssMb(child.pid)}`);
+  print(`${name.padEnd(34)} ${detail}  rss ${rssMb(child.pid)}`);
 
 try {
   row("idle", "");
