@@ -344,6 +344,13 @@ function combineStatus(name: string, all: SupervisorStatus[]): SupervisorStatus 
     lastErrorAt: latestError.lastErrorAt,
     reconnects: all.reduce((n, s) => n + s.reconnects, 0),
     framesDropped: all.reduce((n, s) => n + s.framesDropped, 0),
+    dropsByReason: sumCounts(all.map((s) => s.dropsByReason)),
     interest: [...new Set(all.flatMap((s) => s.interest))],
   };
+}
+
+function sumCounts(maps: ReadonlyMap<string, number>[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of maps) for (const [k, n] of m) out.set(k, (out.get(k) ?? 0) + n);
+  return out;
 }

@@ -240,7 +240,7 @@ Deno.test("isymphony auth: Basic credentials accepted; a wrong password is refus
   assertEquals(info.data?.source.interest, ["(no events: nobody subscribed)"]);
 });
 
-Deno.test("isymphony: malformed and schema-invalid frames are dropped, never delivered", async () => {
+Deno.test("isymphony: only frames without a type are dropped; missing time still arrives", async () => {
   await using pair = await startPair({ standing: [[]] });
   const { sim, relay } = pair;
   await using client = connectClient(relay.wsUrl);
@@ -248,11 +248,13 @@ Deno.test("isymphony: malformed and schema-invalid frames are dropped, never del
   await waitForFilters(sim, [f("type", "*")], "all-events filter");
   sim.sendRaw("{not json");
   sim.sendRaw("[1,2]");
-  sim.sendRaw(JSON.stringify({ type: "hangup" })); // no time
-  sim.sendRaw(JSON.stringify({ type: "error", correlationId: null })); // reply without error
+  sim.sendRaw(JSON.stringify({ time: 1, username: "no type" }));
+  sim.sendRaw(JSON.stringify({ type: 7, time: 1 }));
+  sim.sendRaw(JSON.stringify({ type: "hangup" })); // no time: the receive time stands in
+  sim.sendRaw(JSON.stringify({ type: "error", correlationId: null })); // a reply, without text
   sim.emit({ type: "dial" });
-  const [row] = await sub.waitForCount(1);
-  assertEquals(row?.isymphonyEvents.type, "dial");
+  const rows = await sub.waitForCount(2);
+  assertEquals(rows.map((r) => r.isymphonyEvents.type), ["hangup", "dial"]);
   const info = await waitFor(async () => {
     const r = await httpQuery<SourceRow>(relay.httpUrl, SOURCE_QUERY);
     return r.data?.source.framesDropped === 4 ? r.data.source : undefined;

@@ -47,6 +47,8 @@ const baseResolvers: ResolverMap = {
     lastErrorAt: (s: SourceInfo) => isoOrNull(s.lastErrorAt),
     lastError: (s: SourceInfo) => s.lastError ?? null,
     holder: (s: SourceInfo) => s.holder ?? null,
+    framesDroppedByReason: (s: SourceInfo) =>
+      [...s.dropsByReason].map(([reason, count]) => ({ reason, count })),
   },
   SourceInterest: {
     subscribers: (i: InterestEntry) => i.holders,

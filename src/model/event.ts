@@ -30,7 +30,8 @@ export const drpDetailSchema = z.object({
 /** iland-specific fields. */
 export const ilandDetailSchema = z.object({
   vendor: z.literal("ILAND"),
-  kind: z.enum(["EVENT", "TASK"]),
+  /** EVENT, TASK, or the envelope type of a kind this relay does not know yet. */
+  kind: z.string(),
   entityType: z.string().nullable(),
   companyId: z.string().nullable(),
   // Optional (nullish) so details built before these fields existed stay valid.
@@ -81,8 +82,11 @@ export const kazooDetailSchema = z.object({
 /** Webinate-specific fields. */
 export const webinateDetailSchema = z.object({
   vendor: z.literal("WEBINATE"),
-  /** Gen A `eventType` number (1-10); Gen B names are mapped to the same numbers. */
-  eventType: z.number().int(),
+  /**
+   * Gen A `eventType` number (1-10, or a newer server's); Gen B names are mapped to the same
+   * numbers, null for a Gen B name this relay does not know.
+   */
+  eventType: z.number().int().nullable(),
   /** The user the frame names, if any. */
   username: z.string().nullable(),
   /** FileUploaded / FileRemoved: the file entry. */

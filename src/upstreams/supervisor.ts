@@ -18,6 +18,7 @@ import type { UpstreamEvent, Vendor } from "../model/event.ts";
 import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 import type { Connector } from "./connector.ts";
 import { Session, UpstreamError } from "./session.ts";
+import { DropLog } from "./drop_log.ts";
 
 /** Connection states, as in the GraphQL `SourceState` enum. */
 export const SOURCE_STATES = [
@@ -50,8 +51,10 @@ export interface SupervisorStatus {
   lastErrorAt: number | undefined;
   /** Completed reconnect attempts after the first connection attempt. */
   reconnects: number;
-  /** Malformed or schema-invalid frames dropped. */
+  /** Malformed or unroutable frames dropped. */
   framesDropped: number;
+  /** The same, per drop reason. */
+  dropsByReason: ReadonlyMap<string, number>;
   interest: string[];
 }
 
@@ -90,6 +93,7 @@ export class Supervisor implements InterestSink {
   #lastErrorAt: number | undefined;
   #reconnects = 0;
   #framesDropped = 0;
+  readonly #drops = new DropLog();
   #wanted: ReadonlyMap<string, InterestItem> = new Map();
   #session: Session | undefined;
   #syncing: Promise<void> | undefined;
@@ -112,6 +116,7 @@ export class Supervisor implements InterestSink {
       lastErrorAt: this.#lastErrorAt,
       reconnects: this.#reconnects,
       framesDropped: this.#framesDropped,
+      dropsByReason: this.#drops.counts(),
       interest: this.#d.connector.describeInterest(),
     };
   }
@@ -233,17 +238,27 @@ export class Supervisor implements InterestSink {
         ? { kind: "dropped" as const, reason: `nested deeper than ${MAX_FRAME_NESTING} levels` }
         : this.#d.connector.onFrame(session, frame);
     } catch (err) {
-      outcome = { kind: "dropped" as const, reason: `connector error: ${String(err)}` };
+      this.#d.log.debug("connector failed on a frame", { error: String(err) });
+      outcome = {
+        kind: "dropped" as const,
+        reason: `connector error (${err instanceof Error ? err.name : typeof err})`,
+      };
     }
     if (outcome.kind === "events") {
       for (const event of outcome.events) this.#d.publish(event);
     } else if (outcome.kind === "dropped") {
       this.#framesDropped++;
-      this.#d.log.warn("dropped upstream frame", {
-        reason: outcome.reason,
-        sample: frame.slice(0, 200),
-        dropped: this.#framesDropped,
-      });
+      // Once per reason per minute, not once per frame: a server that changed shape would
+      // otherwise flood the log with one line per event.
+      const suppressed = this.#drops.count(outcome.reason, this.#d.clock.now());
+      if (suppressed !== undefined) {
+        this.#d.log.warn("dropped upstream frame", {
+          reason: outcome.reason,
+          sample: frame.slice(0, 200),
+          dropped: this.#framesDropped,
+          suppressedSinceLastLog: suppressed,
+        });
+      }
       this.#changed();
     }
   }

@@ -38,7 +38,8 @@ function garbageFrames(): string[] {
     "{}",
     "[".repeat(depth) + "]".repeat(depth),
     '{"a":'.repeat(depth) + "1" + "}".repeat(depth),
-    JSON.stringify({ Type: "machines", type: "agentLogin", junk: "x".repeat(2 * 1024 * 1024) }),
+    // Readers are tolerant of everything but the routing fields: make those the wrong type.
+    JSON.stringify({ Type: ["machines"], type: { n: 1 }, junk: "x".repeat(2 * 1024 * 1024) }),
     "x".repeat(2 * 1024 * 1024),
     binaryish,
     "\u0000\u0001\u0002\ud800\udfff\ufffd{",

@@ -4,16 +4,19 @@
  * @module
  */
 import type { Event } from "../../model/event.ts";
+import { ILAND_KINDS } from "../../upstreams/iland/match.ts";
 import type { RelayContext } from "../context.ts";
 import { coded } from "../errors.ts";
 import { detail, identity, type ResolverMap } from "../resolver_kit.ts";
 
 const d = (e: Event) => detail(e, "ILAND");
+const KNOWN_KINDS: ReadonlySet<string> = new Set(ILAND_KINDS);
 
 /** Resolvers for schema/iland.graphql. */
 export const ilandResolvers: ResolverMap = {
   IlandEvent: {
-    kind: (e: Event) => d(e).kind,
+    kind: (e: Event) => KNOWN_KINDS.has(d(e).kind) ? d(e).kind : null,
+    kindName: (e: Event) => d(e).kind,
     entityType: (e: Event) => d(e).entityType,
     companyId: (e: Event) => d(e).companyId,
     ownerType: (e: Event) => d(e).ownerType ?? null,

@@ -92,7 +92,7 @@ export class DrpConnector implements Connector {
   }
 
   onFrame(session: UpstreamSession, frame: string): FrameOutcome {
-    const parsed = parseFrame(frame, drpEventSchema, "a DRP event");
+    const parsed = parseFrame(frame, drpEventSchema, "DRP event");
     if (!parsed.ok) return { kind: "dropped", reason: parsed.reason };
     const { data: e, json } = parsed;
     if (isAck(e)) {
@@ -198,7 +198,7 @@ export class DrpConnector implements Connector {
       time: toIsoTime(e.Time, received),
       receivedAt: received,
       payload,
-      detail: { vendor: "DRP", object: e.Object, original: e.Original ?? null, principal },
+      detail: { vendor: "DRP", object: e.Object ?? null, original: e.Original ?? null, principal },
     };
   }
 }

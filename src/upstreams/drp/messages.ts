@@ -4,19 +4,22 @@
  * @module
  */
 import { z } from "zod";
+import { text } from "../lenient.ts";
 
 /**
  * A DRP event. The server marshals a Go struct without JSON tags, so the keys are
- * capitalised. `Principal` (Aug 2018) and `Original` (Feb 2019) are missing from older
- * servers, hence optional.
+ * capitalised. Only what routes the event is required: `Type` and `Action` (the
+ * discriminators registrations match on) and `Key` (the object id, also the ack's filter).
+ * `Time`, `Principal` (added Aug 2018) and `Original` (added Feb 2019) are read leniently:
+ * older servers leave them out and a value of another type costs only that field.
  */
-export const drpEventSchema = z.object({
-  Time: z.string(),
+export const drpEventSchema = z.looseObject({
   Type: z.string(),
   Action: z.string(),
   Key: z.string(),
-  Principal: z.string().optional(),
-  Object: z.unknown(),
+  Time: text(),
+  Principal: text(),
+  Object: z.unknown().optional(),
   Original: z.unknown().optional(),
 });
 /** One DRP event frame. */

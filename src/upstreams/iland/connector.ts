@@ -25,13 +25,20 @@ import { canonicalName, taskType } from "./match.ts";
 import {
   AUTHORIZATION_PROMPT,
   formatAuthLine,
+  ilandEnvelopeSchema,
   type IlandEventJson,
-  ilandPushSchema,
+  ilandEventSchema,
+  type IlandOtherPush,
+  ilandOtherSchema,
+  type IlandPush,
   type IlandTaskJson,
+  ilandTaskSchema,
 } from "./messages.ts";
 import type { IlandTokens } from "./token.ts";
 import type { RecentIds } from "./recent_ids.ts";
-import { parseFrame } from "../frame.ts";
+import type { z } from "zod";
+import { checkFrame, parseFrame } from "../frame.ts";
+import { isRecord, nonEmpty } from "../lenient.ts";
 
 /** Everything one iland socket needs. */
 export interface IlandConnectorDeps {
@@ -105,15 +112,21 @@ export class IlandConnector implements Connector {
   }
 
   onFrame(_session: UpstreamSession, frame: string): FrameOutcome {
-    const parsed = parseFrame(frame, ilandPushSchema, "an iland EVENT/TASK");
+    const parsed = parseFrame(frame, ilandEnvelopeSchema, "iland message");
     if (!parsed.ok) return { kind: "dropped", reason: parsed.reason };
-    const { data: push, json } = parsed;
+    const { data: envelope, json } = parsed;
+    const push = readPush(envelope.type, envelope.data);
+    if ("reason" in push) return { kind: "dropped", reason: push.reason };
+    const uuid = push.data.uuid;
+    // The same USER-owned event reaches every socket of the user; publish it once.
+    if (push.type !== "TASK" && uuid && !this.#d.recent.add(uuid)) return { kind: "control" };
     if (push.type === "EVENT") {
-      // The same USER-owned event reaches every socket of the user; publish it once.
-      if (!this.#d.recent.add(push.data.uuid)) return { kind: "control" };
-      return { kind: "events", events: [this.#fromEvent(push.data, json)] };
+      return { kind: "events", events: [this.#fromEvent(push.data as IlandEventJson, json)] };
     }
-    return { kind: "events", events: [this.#fromTask(push.data, json)] };
+    if (push.type === "TASK") {
+      return { kind: "events", events: [this.#fromTask(push.data as IlandTaskJson, json)] };
+    }
+    return { kind: "events", events: [this.#fromOther(push as IlandOtherPush, json)] };
   }
 
   syncInterest(_session: UpstreamSession, _wanted: ReadonlyMap<string, InterestItem>) {
@@ -144,8 +157,7 @@ export class IlandConnector implements Connector {
         vendor: "ILAND",
         kind: "EVENT",
         entityType: nonEmpty(e.entity_type),
-        // §1.3: events carry no company_id; a COMPANY-owned event's owner is the company.
-        companyId: e.owner_type?.toUpperCase() === "COMPANY" ? nonEmpty(e.owner_id) : null,
+        companyId: this.#companyOf(e),
         ownerType: nonEmpty(e.owner_type),
         ownerId: nonEmpty(e.owner_id),
         taskUuid: nonEmpty(e.task_uuid),
@@ -155,12 +167,46 @@ export class IlandConnector implements Connector {
     };
   }
 
+  /**
+   * The company an EVENT belongs to: its own company_id if a server sends one, the owner when
+   * the owner is a company, else the company this socket is scoped to (§1.3: events carry no
+   * company_id; a USER-owned event on a company socket is still that company's stream).
+   */
+  #companyOf(e: IlandEventJson): string | null {
+    const owner = e.owner_type?.toUpperCase() === "COMPANY" ? nonEmpty(e.owner_id) : null;
+    return nonEmpty(e.company_id) ?? owner ?? this.#d.companyId ?? null;
+  }
+
+  /** A message of a kind this relay does not know: delivered with what is common to all. */
+  #fromOther(push: IlandOtherPush, payload: unknown): UpstreamEvent {
+    const received = this.#d.ctx.nowIso();
+    const d = push.data;
+    return {
+      source: this.#d.config.name,
+      vendor: "ILAND",
+      type: canonicalName(nonEmpty(d.type) ?? push.type),
+      action: null,
+      key: nonEmpty(d.entity_uuid),
+      subject: nonEmpty(d.entity_name),
+      actor: nonEmpty(d.initiated_by_username) ?? nonEmpty(d.username),
+      time: toIsoTime(d.timestamp, received),
+      receivedAt: received,
+      payload,
+      detail: {
+        vendor: "ILAND",
+        kind: push.type,
+        entityType: nonEmpty(d.entity_type),
+        companyId: nonEmpty(d.company_id) ?? this.#d.companyId ?? null,
+      },
+    };
+  }
+
   #fromTask(t: IlandTaskJson, payload: unknown): UpstreamEvent {
     const received = this.#d.ctx.nowIso();
     return {
       source: this.#d.config.name,
       vendor: "ILAND",
-      type: taskType(t.status),
+      type: taskType(t.status ?? undefined),
       action: nonEmpty(t.operation),
       key: nonEmpty(t.entity_uuid),
       subject: nonEmpty(t.entity_name),
@@ -176,7 +222,7 @@ export class IlandConnector implements Connector {
         companyId: nonEmpty(t.company_id) ?? this.#d.companyId ?? null,
         taskUuid: t.uuid,
         actorFullName: nonEmpty(t.user_full_name),
-        status: t.status,
+        status: nonEmpty(t.status),
         operation: nonEmpty(t.operation),
         operationDescription: nonEmpty(t.operation_description),
         progress: t.progress ?? null,
@@ -187,6 +233,22 @@ export class IlandConnector implements Connector {
   }
 }
 
-function nonEmpty(value: string | null | undefined): string | null {
-  return value === undefined || value === null || value === "" ? null : value;
+/** Reads an envelope's data by kind; only a missing or malformed id (or EVENT type) drops it. */
+function readPush(type: string, data: unknown): IlandPush | { reason: string } {
+  const schema = type === "EVENT"
+    ? ilandEventSchema
+    : type === "TASK"
+    ? ilandTaskSchema
+    : undefined;
+  if (schema === undefined) {
+    return { type, data: ilandOtherSchema.parse(isRecord(data) ? data : {}) };
+  }
+  if (!isRecord(data)) return { reason: `iland ${type} without data` };
+  const checked = checkFrame(
+    data,
+    schema as z.ZodType<IlandEventJson | IlandTaskJson>,
+    `iland ${type}`,
+  );
+  if (!checked.ok) return { reason: checked.reason };
+  return { type, data: checked.data } as IlandPush;
 }

@@ -161,20 +161,28 @@ Deno.test("iland connector maps TASK: type TASK_<STATUS>, action = operation, ne
   });
 });
 
-Deno.test("iland connector drops malformed and unknown frames", () => {
+Deno.test("iland connector drops only unroutable frames, naming the reason", () => {
   const c = connector(undefined);
-  for (
-    const frame of [
-      "AUTHORIZATION",
-      "{",
-      JSON.stringify({ type: "EVENT" }),
-      JSON.stringify({ type: "EVENT", data: { uuid: "x" } }),
-      JSON.stringify({ type: "PING", data: {} }),
-      JSON.stringify([1]),
-    ]
-  ) {
-    assertEquals(c.onFrame(session([]), frame).kind, "dropped", frame);
+  const dropped = [
+    ["AUTHORIZATION", "not JSON"],
+    ["{", "not JSON"],
+    [JSON.stringify([1]), "not a JSON object"],
+    [JSON.stringify({ data: {} }), "iland message without type"],
+    [JSON.stringify({ type: "EVENT" }), "iland EVENT without data"],
+    [JSON.stringify({ type: "EVENT", data: { uuid: "x" } }), "iland EVENT without type"],
+    [JSON.stringify({ type: "TASK", data: { status: "running" } }), "iland TASK without uuid"],
+  ];
+  for (const [frame, reason] of dropped) {
+    assertEquals(c.onFrame(session([]), frame!), { kind: "dropped", reason: reason! }, frame);
   }
+});
+
+Deno.test("iland connector delivers a kind it does not know (a newer server)", () => {
+  const c = connector(undefined);
+  const out = c.onFrame(session([]), JSON.stringify({ type: "ALERT", data: { uuid: "a-1" } }));
+  assertEquals(out.kind, "events");
+  const e = out.kind === "events" ? out.events[0]! : undefined;
+  assertEquals([e?.type, e?.detail.vendor === "ILAND" && e.detail.kind], ["ALERT", "ALERT"]);
 });
 
 Deno.test("isAuthRefusal: 1008 or an unauthorized reason", () => {

@@ -24,7 +24,8 @@ export type IlandKind = typeof ILAND_KINDS[number];
 
 /** A subscription's local filter; absent sets mean "any". */
 export interface IlandFilter {
-  kinds: ReadonlySet<IlandKind>;
+  /** Absent: every kind, including kinds a newer server adds. */
+  kinds?: ReadonlySet<string> | undefined;
   /** Upper-cased entity types. */
   entityTypes?: ReadonlySet<string> | undefined;
   /** Upper-cased event types. */
@@ -40,9 +41,11 @@ export function canonicalName(name: string): string {
  * The event `type` of a TASK message: `TASK_` plus the status in UPPER_SNAKE
  * (`running` → `TASK_RUNNING`, `waiting-on-user-input` → `TASK_WAITING_ON_USER_INPUT`).
  * These never collide with iland's own task lifecycle events (`TASK_CREATE`, `TASK_START`,
- * `TASK_ABORT`, `TASK_COMPLETE`, `TASK_FAIL`), which stay EVENTs.
+ * `TASK_ABORT`, `TASK_COMPLETE`, `TASK_FAIL`), which stay EVENTs. An update without a status
+ * (optional on the wire) is plain `TASK`.
  */
-export function taskType(status: string): string {
+export function taskType(status: string | undefined): string {
+  if (status === undefined || status === "") return "TASK";
   return `TASK_${status.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}`;
 }
 
@@ -50,7 +53,7 @@ export function taskType(status: string): string {
 export function matchesIland(filter: IlandFilter, event: Event): boolean {
   if (event.detail.vendor !== "ILAND") return false;
   const d = event.detail;
-  if (!filter.kinds.has(d.kind)) return false;
+  if (filter.kinds && !filter.kinds.has(d.kind)) return false;
   if (filter.entityTypes && d.kind === "EVENT") {
     if (d.entityType == null || !filter.entityTypes.has(canonicalName(d.entityType))) {
       return false;

@@ -1,82 +1,108 @@
 /**
  * iland event websocket frames and token endpoint bodies (PROTOCOLS.md §1.1, §1.3).
  *
- * Inbound schemas are deliberately lenient where the SDKs disagree or a real server may
- * leave a field out (the JS and Go models differ in detail); they insist on what the relay
- * needs to map an event: the envelope `type`, the event/task id and its `type`/`status`.
+ * Inbound schemas are tolerant: they insist only on what routes a message (the envelope
+ * `type`, the event/task `uuid`, and an EVENT's own `type`); every other field is read
+ * leniently (a missing field or one of another type is `undefined`), unknown fields are
+ * kept in the payload, and envelope types other than EVENT/TASK (a newer server) are read
+ * as {@link IlandOtherPush}, not dropped.
  *
  * @module
  */
 import { z } from "zod";
+import { bool, lenient, num, text } from "../lenient.ts";
 
 /** The server's first frame: a bare text prompt, not JSON (§1.1 step 2). */
 export const AUTHORIZATION_PROMPT = "AUTHORIZATION";
 
-const text = z.string().nullish();
-const millis = z.number().nullish();
-
 /** EventJson (§1.3, JS event-json.ts; Go `Event` agrees). */
-export const ilandEventSchema = z.object({
-  uuid: z.string(),
+export const ilandEventSchema = z.looseObject({
+  uuid: z.string().min(1),
   type: z.string().min(1),
-  entity_uuid: text,
-  entity_name: text,
-  entity_type: text,
+  entity_uuid: text(),
+  entity_name: text(),
+  entity_type: text(),
   /** `COMPANY` or `USER`; kept open in case iland adds owners. */
-  owner_type: text,
-  owner_id: text,
+  owner_type: text(),
+  owner_id: text(),
+  /** Not in any SDK model; read in case a server adds it (tasks have it). */
+  company_id: text(),
   /** Absent when owner_type is USER. */
-  task_uuid: text,
-  initiated_by_username: text,
-  initiated_by_full_name: text,
+  task_uuid: text(),
+  initiated_by_username: text(),
+  initiated_by_full_name: text(),
   /** Epoch milliseconds. */
-  timestamp: millis,
-  details: text,
+  timestamp: num(),
+  details: text(),
 });
 /** One iland event. */
 export type IlandEventJson = z.infer<typeof ilandEventSchema>;
 
 /** TaskJson (§1.3, latest JS task-json.ts; the older SDK said `synchronized`). */
-export const ilandTaskSchema = z.object({
-  uuid: z.string(),
+export const ilandTaskSchema = z.looseObject({
+  uuid: z.string().min(1),
   /** success, running, error, cancelled, queued, waiting-on-user-input, unknown. */
-  status: z.string().min(1),
-  company_id: text,
-  active: z.boolean().nullish(),
-  synced: z.boolean().nullish(),
-  synchronized: z.boolean().nullish(),
-  location_id: text,
+  status: text(),
+  company_id: text(),
+  active: bool(),
+  synced: bool(),
+  synchronized: bool(),
+  location_id: text(),
   /** Open lower-case phrase (`power on`, `create snapshot`, ...). */
-  operation: text,
-  operation_description: text,
-  entity_uuid: text,
-  entity_name: text,
-  initiated_from_ecs: z.boolean().nullish(),
-  initiation_time: millis,
-  start_time: millis,
-  end_time: millis,
-  message: text,
-  org_uuid: text,
-  other_attributes: z.record(z.string(), z.unknown()).nullish(),
-  parent_task_uuid: text,
-  progress: z.number().nullish(),
-  sub_tasks: z.array(z.string()).nullish(),
-  task_id: text,
+  operation: text(),
+  operation_description: text(),
+  entity_uuid: text(),
+  entity_name: text(),
+  initiated_from_ecs: bool(),
+  initiation_time: num(),
+  start_time: num(),
+  end_time: num(),
+  message: text(),
+  org_uuid: text(),
+  other_attributes: lenient(z.record(z.string(), z.unknown())),
+  parent_task_uuid: text(),
+  progress: num(),
+  sub_tasks: lenient(z.array(z.string())),
+  task_id: text(),
   /** ILAND, VCD, VEEAM, ... (older SDKs lower-case). */
-  task_type: text,
-  user_full_name: text,
-  username: text,
+  task_type: text(),
+  user_full_name: text(),
+  username: text(),
 });
 /** One iland task update. */
 export type IlandTaskJson = z.infer<typeof ilandTaskSchema>;
 
-/** Every frame after the auth line (§1.3: JS `PushUpdate`, Go `SocketData`). */
-export const ilandPushSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("EVENT"), data: ilandEventSchema }),
-  z.object({ type: z.literal("TASK"), data: ilandTaskSchema }),
-]);
+/** A message of a kind this relay does not know (a newer server): read what is common. */
+export const ilandOtherSchema = z.looseObject({
+  uuid: text(),
+  type: text(),
+  entity_uuid: text(),
+  entity_name: text(),
+  entity_type: text(),
+  company_id: text(),
+  username: text(),
+  initiated_by_username: text(),
+  timestamp: num(),
+});
+/** The data of an unknown-kind message. */
+export type IlandOtherJson = z.infer<typeof ilandOtherSchema>;
+
+/** The envelope (§1.3: JS `PushUpdate`, Go `SocketData`); `type` is what routes it. */
+export const ilandEnvelopeSchema = z.looseObject({
+  type: z.string().min(1),
+  data: z.unknown().optional(),
+});
+
+/** An envelope of an unknown kind, with its data read leniently. */
+export interface IlandOtherPush {
+  type: string;
+  data: IlandOtherJson;
+}
 /** One pushed update. */
-export type IlandPush = z.infer<typeof ilandPushSchema>;
+export type IlandPush =
+  | { type: "EVENT"; data: IlandEventJson }
+  | { type: "TASK"; data: IlandTaskJson }
+  | IlandOtherPush;
 
 /** The one client frame (§1.2): scope and token. */
 export const authLineSchema = z.object({

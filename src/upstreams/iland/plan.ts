@@ -33,8 +33,10 @@ function nameList(value: unknown, arg: string): Set<string> | undefined {
   return out;
 }
 
-function kindList(value: unknown): Set<IlandKind> {
-  if (value === undefined || value === null) return new Set(["EVENT"]);
+/** `kinds`: left out is `[EVENT]`; an explicit null is every kind, unknown ones included. */
+function kindList(value: unknown): Set<IlandKind> | undefined {
+  if (value === undefined) return new Set(["EVENT"]);
+  if (value === null) return undefined;
   if (!Array.isArray(value) || value.length === 0) {
     throw new RelayError("BAD_FILTER", "kinds must name EVENT, TASK or both");
   }
@@ -74,7 +76,7 @@ export function planIlandTypes(
   types: readonly string[] | undefined,
 ): SubscriptionPart {
   return planIlandFilter(source, {
-    kinds: new Set(ILAND_KINDS),
+    // Every kind, including ones a newer server adds: `events` is the catch-all stream.
     types: types === undefined ? undefined : new Set(types.map(canonicalName)),
   });
 }

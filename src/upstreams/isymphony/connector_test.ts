@@ -223,7 +223,13 @@ Deno.test("onFrame(): maps events, handles replies, drops the malformed", async 
     connector.onFrame(session, '{"type":"success","correlationId":"x","time":1}').kind,
     "control",
   );
-  for (const bad of ["nope", "[]", "null", '{"time":1}', '{"type":"hangup"}', '{"type":"error"}']) {
+  for (const bad of ["nope", "[]", "null", '{"time":1}', '{"type":7}', '{"type":""}']) {
     assertEquals(connector.onFrame(session, bad).kind, "dropped", bad);
   }
+  // Only `type` routes an event: no time (receive time instead), an odd time, no ids.
+  for (const good of ['{"type":"hangup"}', '{"type":"hangup","time":"soon"}']) {
+    assertEquals(connector.onFrame(session, good).kind, "events", good);
+  }
+  // An error reply without its text is still a reply.
+  assertEquals(connector.onFrame(session, '{"type":"error"}').kind, "control");
 });

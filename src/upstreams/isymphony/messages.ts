@@ -6,6 +6,8 @@
  * @module
  */
 import { z } from "zod";
+import { dropReason } from "../frame.ts";
+import { lenient, num, text } from "../lenient.ts";
 
 /**
  * One `{property, value}` filter entry. The doc's template is not valid JSON; this is its
@@ -35,16 +37,16 @@ export function formatFilterMessage(message: FilterMessage): string {
 /** `success`: the filter set was applied. `correlationId` echoes ours (null when none was sent). */
 export const successReplySchema = z.object({
   type: z.literal("success"),
-  correlationId: z.string().nullable().optional(),
-  time: z.number().optional(),
+  correlationId: text(),
+  time: num(),
 });
 
-/** `error`: the filter message could not be processed. */
+/** `error`: the filter message could not be processed (the text is read leniently). */
 export const errorReplySchema = z.object({
   type: z.literal("error"),
-  error: z.string(),
-  correlationId: z.string().nullable().optional(),
-  time: z.number().optional(),
+  error: z.string().catch("iSymphony refused the filter (no error text)"),
+  correlationId: text(),
+  time: num(),
 });
 
 /** A reply to a filter message. */
@@ -54,11 +56,13 @@ export type Reply = z.infer<typeof replySchema>;
 
 /**
  * An event: a flat object with the documented base properties `type` and `time` (seed lines
- * 69–72); every other property is kept as sent.
+ * 69–72); every other property is kept as sent. Only `type` routes it (filters and the
+ * reply/event split); `time` is read leniently (epoch ms, else the receive time), and the
+ * object ids (`coreServerId`, `userId`, ...) are optional: many events carry only some.
  */
 export const eventFrameSchema = z.looseObject({
   type: z.string().min(1),
-  time: z.number().finite(),
+  time: lenient(z.union([z.number().finite(), z.string()])),
 });
 /** A parsed event frame. */
 export type EventFrame = z.infer<typeof eventFrameSchema>;
@@ -88,16 +92,11 @@ export function parseInbound(text: string): Inbound {
   // Replies are told apart by `type`, so a malformed reply is dropped rather than taken for
   // an event named "error".
   const result = typeof type === "string" && REPLY_TYPES.has(type)
-    ? replySchema.safeParse(json)
-    : eventFrameSchema.safeParse(json);
+    ? replySchema.safeParse(json, { reportInput: true })
+    : eventFrameSchema.safeParse(json, { reportInput: true });
   if (!result.success) {
     const issue = result.error.issues[0];
-    return {
-      kind: "invalid",
-      reason: `not an iSymphony frame: ${issue?.path.join(".") || "(root)"} ${
-        issue?.message ?? ""
-      }`,
-    };
+    return { kind: "invalid", reason: dropReason("iSymphony frame", issue) };
   }
   const data = result.data;
   return data.type === "success" || data.type === "error"

@@ -9,9 +9,9 @@ import type { Clock, TimerId } from "../../platform/clock.ts";
 import type { Logger } from "../../platform/log.ts";
 import type { UpstreamSession } from "../session.ts";
 import { UpstreamError } from "../session.ts";
-import { formatRequest, type ReplyFrame, serverFrameSchema } from "./messages.ts";
+import { formatRequest, readServerFrame, type ReplyFrame } from "./messages.ts";
 import { Pacer, type PacingPolicy } from "./pacer.ts";
-import { parseFrame } from "../frame.ts";
+import { parseJson } from "../frame.ts";
 
 /** An action before the channel adds `request_id` (and `auth_token`). */
 export type KazooAction =
@@ -107,10 +107,9 @@ export class KazooChannel {
       const left = deadline - clock.now();
       if (left <= 0) throw new UpstreamError("Kazoo did not answer the authentication ping");
       const frame = await session.nextFrame(left);
-      const parsed = parseFrame(frame, serverFrameSchema, "a blackhole frame");
-      if (parsed.ok && parsed.data.action === "reply" && parsed.data.request_id === id) {
-        return parsed.data;
-      }
+      const parsed = parseJson(frame);
+      const inbound = parsed.ok ? readServerFrame(parsed.json) : undefined;
+      if (inbound?.kind === "reply" && inbound.reply.request_id === id) return inbound.reply;
     }
   }
 

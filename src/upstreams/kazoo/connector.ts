@@ -29,12 +29,12 @@ import { parseInterestKey } from "./match.ts";
 import {
   isRateLimitError,
   isTokenError,
+  readServerFrame,
   replyError,
   scrubTokens,
-  serverFrameSchema,
 } from "./messages.ts";
 import { KazooTokens } from "./token.ts";
-import { parseFrame } from "../frame.ts";
+import { parseJson } from "../frame.ts";
 
 /** Everything the Kazoo connector needs. */
 export interface KazooConnectorDeps {
@@ -136,19 +136,29 @@ export class KazooConnector implements Connector {
   }
 
   onFrame(session: UpstreamSession, frame: string): FrameOutcome {
-    const parsed = parseFrame(frame, serverFrameSchema, "a blackhole frame");
-    if (!parsed.ok) return { kind: "dropped", reason: parsed.reason };
-    const { data: msg, json } = parsed;
-    if (msg.action === "reply") {
+    const parsed = parseJson(frame);
+    if (!parsed.ok) return { kind: "dropped", reason: "not JSON" };
+    const inbound = readServerFrame(parsed.json);
+    if (inbound.kind === "invalid") return { kind: "dropped", reason: inbound.reason };
+    if (inbound.kind === "control") return { kind: "control" };
+    if (inbound.kind === "reply") {
+      const msg = inbound.reply;
       const settled = this.#sessions.get(session)?.channel.settle(msg) ?? false;
       if (!settled) {
         this.#d.ctx.log.debug("Kazoo reply to no pending request", { status: msg.status });
       }
       return { kind: "control" };
     }
+    const registered = this.#sessions.get(session)?.registered;
     return {
       kind: "events",
-      events: [toKazooEvent(msg, json, { source: this.#d.config.name, now: this.#d.ctx.nowIso() })],
+      events: [
+        toKazooEvent(inbound.event, parsed.json, {
+          source: this.#d.config.name,
+          now: this.#d.ctx.nowIso(),
+          bindingAccount: (binding) => soleAccountOf(registered, binding),
+        }),
+      ],
     };
   }
 
@@ -283,4 +293,21 @@ export class KazooConnector implements Connector {
     this.#seq = (this.#seq + 1) % Number.MAX_SAFE_INTEGER;
     return `relay-${this.#seq}`;
   }
+}
+
+/**
+ * The account of the one registration of `binding` on this socket; undefined when none or
+ * several accounts registered it (the frame then cannot tell which one it is for).
+ */
+function soleAccountOf(
+  registered: ReadonlyMap<string, { accountId: string; binding: string }> | undefined,
+  binding: string,
+): string | undefined {
+  let found: string | undefined;
+  for (const reg of registered?.values() ?? []) {
+    if (reg.binding !== binding) continue;
+    if (found !== undefined && found !== reg.accountId) return undefined;
+    found = reg.accountId;
+  }
+  return found;
 }

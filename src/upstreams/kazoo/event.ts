@@ -29,19 +29,34 @@ function kazooTime(value: unknown, fallback: string): string {
   return typeof value === "string" ? toIsoTime(value, fallback) : fallback;
 }
 
-/** The shared-model event of one frame; `payload` is the frame as received. */
+/** Where a frame came from, and what the connector knows beyond the frame. */
+export interface KazooEventMeta {
+  source: string;
+  now: string;
+  /** The account the socket registered `binding` on, when exactly one did. */
+  bindingAccount?: (binding: string) => string | undefined;
+}
+
+/**
+ * The shared-model event of one frame; `payload` is the frame as received. The account is
+ * taken from a routing or subscription key only where it looks like a Kazoo account id
+ * (32 hex characters), else from `data.account_id`, `data.custom_channel_vars.account_id`,
+ * and last the account the binding was registered on.
+ */
 export function toKazooEvent(
   frame: EventFrame,
   payload: unknown,
-  meta: { source: string; now: string },
+  meta: KazooEventMeta,
 ): UpstreamEvent {
   const data = frame.data;
-  const routing = frame.routing_key;
-  const isCall = routing.startsWith("call.");
+  const routing = frame.routing_key ?? "";
+  const isCall = routing.startsWith("call.") || frame.subscribed_key.startsWith("call.");
   const callId = isCall ? str(data.call_id) ?? callIdOfKey(routing) ?? null : null;
   const accountId = accountOfKey(frame.subscription_key ?? "") ?? accountOfKey(routing) ??
-    str(data.account_id) ?? str(obj(data.custom_channel_vars).account_id) ?? null;
-  const type = str(frame.name) ?? str(data.event_name) ?? routing.split(".")[0] ?? routing;
+    str(data.account_id) ?? str(obj(data.custom_channel_vars).account_id) ??
+    meta.bindingAccount?.(frame.subscribed_key) ?? null;
+  const type = str(frame.name) ?? str(data.event_name) ?? (routing.split(".")[0] || undefined) ??
+    frame.subscribed_key.split(".")[0] ?? frame.subscribed_key;
   return {
     source: meta.source,
     vendor: "KAZOO",

@@ -97,6 +97,8 @@ export function clientKeyOf(routingKey: string): string | undefined {
   const s = routingKey.split(".");
   const [head, second, third] = s;
   if (head === "call" && s.length === 4) return `call.${s[2]}.${s[3]}`;
+  // A key already in client form (`call.CHANNEL_CREATE.<call>`: some servers and proxies).
+  if (head === "call" && s.length === 3) return routingKey;
   if (head !== undefined && DOC_ACTION.test(head) && s.length >= 3) {
     return `object.${head}.${third}`;
   }
@@ -108,10 +110,15 @@ export function clientKeyOf(routingKey: string): string | undefined {
   return undefined;
 }
 
+/** A Kazoo account id: 32 hex characters (kz_term:is_ne_binary of an md5-sized uuid). */
+export const ACCOUNT_ID = /^[0-9a-f]{32}$/i;
+
 /**
  * The account an event belongs to, read from a routing or subscription key: the second
  * segment of `call.<ACCOUNT>.…` / `fax.status.<ACCOUNT>.…` / `conference.event.<ACCOUNT>.…`,
- * or the account database (`account%2Fab%2Fcd%2Fef…[-YYYYMM]`) of a document change.
+ * or the account database (`account%2Fab%2Fcd%2Fef…[-YYYYMM]`) of a document change — and
+ * only when that segment looks like an account id (a key in client form,
+ * `call.CHANNEL_CREATE.<call>`, carries no account at all).
  */
 export function accountOfKey(key: string): string | undefined {
   const s = key.split(".");
@@ -123,7 +130,7 @@ export function accountOfKey(key: string): string | undefined {
   else if (head !== undefined && (DOC_ACTION.test(head) || head === "*")) {
     candidate = accountOfDb(second ?? "");
   }
-  return candidate && candidate !== "*" && candidate !== "#" ? candidate : undefined;
+  return candidate !== undefined && ACCOUNT_ID.test(candidate) ? candidate : undefined;
 }
 
 /** `account%2Fab%2Fcd%2Fefgh…` (optionally `-YYYYMM`) → `abcdefgh…`. */
@@ -136,7 +143,9 @@ function accountOfDb(db: string): string | undefined {
 /** The call id of a call routing key (its last segment, decoded). */
 export function callIdOfKey(routingKey: string): string | undefined {
   const s = routingKey.split(".");
-  return s[0] === "call" && s.length === 4 && s[3] !== undefined ? decodeSegment(s[3]) : undefined;
+  if (s[0] !== "call" || (s.length !== 4 && s.length !== 3)) return undefined;
+  const id = s[s.length - 1];
+  return id === undefined || id === "*" || id === "#" ? undefined : decodeSegment(id);
 }
 
 /** What a subscriber's local matcher needs to know about one event frame. */

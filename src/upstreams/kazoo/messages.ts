@@ -6,6 +6,8 @@
  * @module
  */
 import { z } from "zod";
+import { checkFrame } from "../frame.ts";
+import { isRecord, lenient, text } from "../lenient.ts";
 
 const subscription = z.object({ account_id: z.string().min(1), binding: z.string().min(1) });
 
@@ -38,40 +40,102 @@ export function formatRequest(request: ClientRequest): string {
   return JSON.stringify(clientRequestSchema.parse(request));
 }
 
-/** `{"action":"reply","request_id","status","data"}` (blackhole_data_emitter:reply/4). */
-export const replyFrameSchema = z.object({
+/**
+ * `{"action":"reply","request_id","status","data"}` (blackhole_data_emitter:reply/4). `status`
+ * routes it (it settles the request as success or error); `data` is read leniently.
+ */
+export const replyFrameSchema = z.looseObject({
   action: z.literal("reply"),
   /** Echoed as sent; anything else is not ours and matches no pending request. */
-  request_id: z.unknown(),
+  request_id: z.unknown().optional(),
   status: z.enum(["success", "error"]),
-  data: z.record(z.string(), z.unknown()).optional(),
+  data: lenient(z.record(z.string(), z.unknown())),
 });
 /** A reply frame. */
 export type ReplyFrame = z.infer<typeof replyFrameSchema>;
 
-/** One event per matching session binding (blackhole_data_emitter:event/4; §4.3). */
-export const eventFrameSchema = z.object({
-  action: z.literal("event"),
+/**
+ * An event (blackhole_data_emitter:event/4; §4.3). What routes it is `subscribed_key`, the
+ * client binding that matched (subscribers are matched on it); everything else is lenient.
+ */
+const eventFrameSchema = z.looseObject({
   /** The client binding that matched. */
   subscribed_key: z.string().min(1),
   /** The internal AMQP-style key (carries the account). */
-  subscription_key: z.string().optional(),
+  subscription_key: text(),
   /** The AMQP Event-Name. */
-  name: z.string(),
-  routing_key: z.string().min(1),
+  name: text(),
+  routing_key: text(),
   /** The AMQP payload, keys normalised to lower case with `_`. */
-  data: z.record(z.string(), z.unknown()),
+  data: lenient(z.record(z.string(), z.unknown())),
 });
-/** An event frame. */
-export type EventFrame = z.infer<typeof eventFrameSchema>;
 
-/** Everything blackhole sends, told apart by `action`. */
-export const serverFrameSchema = z.discriminatedUnion("action", [
-  replyFrameSchema,
-  eventFrameSchema,
-]);
-/** A server frame. */
-export type ServerFrame = z.infer<typeof serverFrameSchema>;
+/** An event frame, of either server generation, in the 4.1+ shape. */
+export interface EventFrame {
+  /** The client binding that matched. */
+  subscribed_key: string;
+  subscription_key?: string | null | undefined;
+  name?: string | null | undefined;
+  routing_key?: string | null | undefined;
+  data: Record<string, unknown>;
+}
+
+/**
+ * 4.0 (2016) blackhole sent each event as the normalised AMQP payload itself, with the
+ * client `binding` and a `routing_key` holding the event name (`CHANNEL_CREATE`,
+ * `user.doc_created`, `fax.status`) set on it, and no `action` (blackhole_util:handle_event,
+ * blackhole_default_handler send_event, kazoo 4.0). Read into the 4.1+ shape.
+ */
+function fromLegacy(json: Record<string, unknown>): EventFrame | undefined {
+  const binding = json.binding;
+  if (typeof binding !== "string" || binding === "") return undefined;
+  const { binding: _b, routing_key, ...data } = json;
+  const name = typeof routing_key === "string" ? routing_key : undefined;
+  return {
+    subscribed_key: binding,
+    name: typeof data.event_name === "string" ? data.event_name : name,
+    routing_key: name,
+    data,
+  };
+}
+
+/** What one blackhole frame is. */
+export type KazooInbound =
+  | { kind: "reply"; reply: ReplyFrame }
+  | { kind: "event"; event: EventFrame }
+  /** Protocol traffic that needs no handling (4.0 status messages). */
+  | { kind: "control" }
+  | { kind: "invalid"; reason: string };
+
+/**
+ * Reads one parsed blackhole frame, never throwing. Replies are told apart by
+ * `action: "reply"`; a frame with a `subscribed_key` is an event whatever its `action`
+ * (a newer server's event kinds are delivered); 4.0 frames are recognised by `binding`.
+ */
+export function readServerFrame(json: unknown): KazooInbound {
+  if (!isRecord(json)) return { kind: "invalid", reason: "not a JSON object" };
+  const action = json.action;
+  if (action === "reply") {
+    const r = checkFrame(json, replyFrameSchema, "blackhole reply");
+    return r.ok ? { kind: "reply", reply: r.data } : { kind: "invalid", reason: r.reason };
+  }
+  if (action === undefined) {
+    const legacy = fromLegacy(json);
+    if (legacy) return { kind: "event", event: legacy };
+    // 4.0 answered requests with bare {status, message} / {error}: nothing to settle.
+    if ("status" in json || "error" in json) return { kind: "control" };
+    return { kind: "invalid", reason: "blackhole frame without action" };
+  }
+  if (typeof action !== "string") {
+    return { kind: "invalid", reason: "blackhole frame with action not a string" };
+  }
+  if (action !== "event" && !("subscribed_key" in json)) {
+    return { kind: "invalid", reason: "blackhole frame with an unknown action" };
+  }
+  const e = checkFrame(json, eventFrameSchema, "blackhole event");
+  if (!e.ok) return { kind: "invalid", reason: e.reason };
+  return { kind: "event", event: { ...e.data, data: e.data.data ?? {} } };
+}
 
 /** The error text of an `error` reply (`data.errors[]`), joined. */
 export function replyError(reply: ReplyFrame): string {

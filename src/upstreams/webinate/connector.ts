@@ -27,12 +27,12 @@ import { UpstreamError } from "../session.ts";
 import type { WebinateSourceConfig } from "./config.ts";
 import {
   formatOutbound,
-  WEBINATE_EVENT_NAMES,
+  readWebinateFrame,
   type WebinateEntity,
   type WebinateFrame,
-  webinateFrameSchema,
 } from "./messages.ts";
-import { parseFrame } from "../frame.ts";
+import { parseJson } from "../frame.ts";
+import { isRecord } from "../lenient.ts";
 
 /** Everything the Webinate connector needs. */
 export interface WebinateConnectorDeps {
@@ -86,14 +86,24 @@ export class WebinateConnector implements Connector {
   }
 
   onFrame(_session: UpstreamSession, frame: string): FrameOutcome {
-    const parsed = parseFrame(frame, webinateFrameSchema, "a Webinate frame");
-    if (!parsed.ok) return { kind: "dropped", reason: parsed.reason };
-    const { data: f, json } = parsed;
+    const parsed = parseJson(frame);
+    if (!parsed.ok) return { kind: "dropped", reason: "not JSON" };
+    if (!isRecord(parsed.json)) return { kind: "dropped", reason: "not a JSON object" };
+    const read = readWebinateFrame(parsed.json);
+    if (!read.ok) return { kind: "dropped", reason: read.reason };
+    const f = read.frame;
     this.#checkGeneration(f.generation);
     if (this.#isProbeReply(f)) return { kind: "control" };
     // Gen A up to 2016-05-05 sent FilesUploaded/FilesRemoved with `files[]`: one event each.
-    const files: (WebinateEntity | undefined)[] = f.file ? [f.file] : f.files ?? [undefined];
-    return { kind: "events", events: files.map((file) => this.#toEvent(f, file, json)) };
+    const files: (WebinateEntity | undefined)[] = f.file
+      ? [f.file]
+      : f.files?.length
+      ? f.files
+      : [undefined];
+    return {
+      kind: "events",
+      events: files.map((file) => this.#toEvent(f, file, parsed.json)),
+    };
   }
 
   syncInterest(): Promise<void> {
@@ -156,7 +166,7 @@ export class WebinateConnector implements Connector {
     return {
       source: this.#d.config.name,
       vendor: "WEBINATE",
-      type: WEBINATE_EVENT_NAMES.get(f.eventType) ?? String(f.eventType),
+      type: f.name,
       action: null,
       key: entity?._id ?? username,
       subject: entity?.name ?? username,

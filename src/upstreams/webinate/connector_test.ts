@@ -158,23 +158,33 @@ Deno.test("Gen B names, mantle volumes and legacy files[] map to Gen A numbers",
   assertEquals(many.map((e) => e.key), ["f1", "f2"]);
 });
 
-Deno.test("malformed or schema-invalid frames are dropped, never thrown", () => {
+Deno.test("only frames without a type are dropped, never thrown", () => {
   const c = connector();
   const s = fakeSession();
   for (
-    const bad of [
-      "nope",
-      "null",
-      "[]",
+    const [bad, reason] of [
+      ["nope", "not JSON"],
+      ["null", "not a JSON object"],
+      ["[]", "not a JSON object"],
+      ['{"username":"x"}', "Webinate frame without eventType or type"],
+      ['{"eventType":"1"}', "Webinate frame with eventType not an integer"],
+    ]
+  ) {
+    assertEquals(c.onFrame(s, bad!), { kind: "dropped", reason: reason! }, bad);
+  }
+  // Missing optional fields, odd types and unknown types are delivered.
+  for (
+    const good of [
       '{"eventType":1}',
-      '{"eventType":0,"username":"x"}',
+      '{"eventType":11,"username":"x"}',
       '{"eventType":5,"username":"x"}',
       '{"eventType":7,"username":"x","bucket":{"name":"no id"}}',
+      '{"eventType":5,"username":7,"file":"not an object"}',
       '{"type":"Unknown","username":"x"}',
       '{"type":"Login"}',
     ]
   ) {
-    assertEquals(c.onFrame(s, bad).kind, "dropped", bad);
+    assertEquals(c.onFrame(s, good).kind, "events", good);
   }
 });
 

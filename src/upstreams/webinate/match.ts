@@ -35,8 +35,8 @@ export function parseEventTypes(
 }
 
 /** True when an event of `eventType` passes the filter. */
-export function matchesEventType(filter: EventTypeFilter, eventType: number): boolean {
-  return filter === undefined || filter.has(eventType);
+export function matchesEventType(filter: EventTypeFilter, eventType: number | null): boolean {
+  return filter === undefined || (eventType !== null && filter.has(eventType));
 }
 
 /** The event names (`type` values) a filter can match, for the hub's index. */

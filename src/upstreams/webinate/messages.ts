@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { lenient, text } from "../lenient.ts";
 
 /** Gen A `EventType` numbers by name (§3.3 table; Gen B sends the names, §3.5). */
 export const WEBINATE_EVENT_TYPES = {
@@ -46,58 +47,99 @@ export function eventTypeOfName(name: string): number | undefined {
   return (WEBINATE_EVENT_TYPES as Record<string, number>)[name] ?? ALIASES[name];
 }
 
-// File and bucket entries are kept whole (they are exposed as JSON); only what the mapping
-// reads is required, so a server with extra or renamed side fields still gets through.
-const entity = z.looseObject({ _id: z.string(), name: z.string() });
+// File and bucket entries are kept whole (they are exposed as JSON); what the mapping reads
+// is lenient, so an entry without `_id` or `name` (or with other side fields) still gets through.
+const entity = z.looseObject({ _id: text(), name: text() });
 /** A file or bucket entry as the server serialises it (§3.3). */
 export type WebinateEntity = z.infer<typeof entity>;
 
-/** Every field a server frame may carry, besides its type (§3.2, §3.3). */
-const body = z.object({
-  username: z.string().optional(),
-  file: entity.optional(),
-  files: z.array(entity).optional(),
-  bucket: entity.optional(),
-  volume: entity.optional(),
+/**
+ * Every field a server frame may carry besides its type (§3.2, §3.3), each read leniently:
+ * missing or of an unexpected type is `undefined`, never a dropped frame.
+ */
+const bodySchema = z.looseObject({
+  username: text(),
+  file: lenient(entity),
+  files: lenient(z.array(z.unknown())),
+  bucket: lenient(entity),
+  volume: lenient(entity),
   message: z.unknown().optional(),
   val: z.unknown().optional(),
-  error: z.string().optional(),
+  error: text(),
   property: z.unknown().optional(),
 });
 
-/** A Gen A frame: `{"eventType": <1-10>, ...}`. */
-export const genAFrameSchema = body.extend({
-  eventType: z.number().int().min(1).max(10),
-});
+/**
+ * One inbound frame of either generation, normalised: `eventType` is the Gen A number, or
+ * null for a Gen B name this relay does not know (a newer server); `name` is the event name.
+ */
+export interface WebinateFrame {
+  generation: "A" | "B";
+  eventType: number | null;
+  name: string;
+  username?: string | null | undefined;
+  file?: WebinateEntity | null | undefined;
+  files: WebinateEntity[] | undefined;
+  bucket?: WebinateEntity | null | undefined;
+  message?: unknown;
+  val?: unknown;
+  error?: string | null | undefined;
+}
 
-/** A Gen B frame: `{"type": "<name>", ...}`. */
-export const genBFrameSchema = body.extend({
-  type: z.string().refine((t) => eventTypeOfName(t) !== undefined, "unknown Webinate type"),
-});
-
-/** An inbound frame of either generation, checked per event type. */
-export const webinateFrameSchema = z.union([genAFrameSchema, genBFrameSchema]).transform((f) => {
-  const eventType = "eventType" in f ? f.eventType : eventTypeOfName(f.type)!;
-  const generation: "A" | "B" = "eventType" in f ? "A" : "B";
-  return { ...f, eventType, generation, bucket: f.bucket ?? f.volume };
-}).superRefine((f, ctx) => {
-  // §3.3: which fields each event must carry.
-  const need = (ok: boolean, what: string) => {
-    if (!ok) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${WEBINATE_EVENT_NAMES.get(f.eventType)} needs ${what}`,
-      });
-    }
-  };
-  if (f.eventType <= 4) need(f.username !== undefined, "username");
-  if (f.eventType === 5 || f.eventType === 6) {
-    need(f.file !== undefined || f.files !== undefined, "file");
+/**
+ * Reads a frame: what routes it is its type, a Gen A integer `eventType` or a Gen B `type`
+ * name; a frame with neither is the only kind dropped. Numbers and names outside the known
+ * table (a newer server) are delivered as they are.
+ */
+export function readWebinateFrame(
+  json: Record<string, unknown>,
+): { ok: true; frame: WebinateFrame } | { ok: false; reason: string } {
+  const n = json.eventType;
+  const t = json.type;
+  let generation: "A" | "B";
+  let eventType: number | null;
+  let name: string;
+  if (typeof n === "number" && Number.isSafeInteger(n)) {
+    generation = "A";
+    eventType = n;
+    name = WEBINATE_EVENT_NAMES.get(n) ?? String(n);
+  } else if (typeof t === "string" && t !== "") {
+    generation = "B";
+    eventType = eventTypeOfName(t) ?? null;
+    name = eventType === null ? t : canonicalNameOf(t, eventType);
+  } else if (n !== undefined) {
+    return { ok: false, reason: "Webinate frame with eventType not an integer" };
+  } else {
+    return { ok: false, reason: "Webinate frame without eventType or type" };
   }
-  if (f.eventType === 7 || f.eventType === 8) need(f.bucket !== undefined, "bucket");
-});
-/** One inbound frame, normalised to the Gen A number. */
-export type WebinateFrame = z.infer<typeof webinateFrameSchema>;
+  const body = bodySchema.parse(json);
+  const files = body.files?.flatMap((f) => {
+    const e = entity.safeParse(f);
+    return e.success ? [e.data] : [];
+  });
+  return {
+    ok: true,
+    frame: {
+      generation,
+      eventType,
+      name,
+      username: body.username,
+      file: body.file,
+      files,
+      bucket: body.bucket ?? body.volume,
+      message: body.message,
+      val: body.val,
+      error: body.error,
+    },
+  };
+}
+
+/** The canonical name of a known number (Gen B aliases such as VolumeUploaded keep their own). */
+function canonicalNameOf(sent: string, eventType: number): string {
+  return (WEBINATE_EVENT_TYPES as Record<string, number>)[sent] === eventType
+    ? sent
+    : WEBINATE_EVENT_NAMES.get(eventType) ?? sent;
+}
 
 /** Gen A Echo request (§3.2): the server replies `{"eventType":10,"message":…}`. */
 export const echoRequestSchema = z.object({
