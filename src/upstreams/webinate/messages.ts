@@ -106,7 +106,8 @@ export function readWebinateFrame(
   } else if (typeof t === "string" && t !== "") {
     generation = "B";
     eventType = eventTypeOfName(t) ?? null;
-    name = eventType === null ? t : canonicalNameOf(t, eventType);
+    // Aliases (FilesUploaded, VolumeUploaded) take the canonical name of their number.
+    name = eventType === null ? t : WEBINATE_EVENT_NAMES.get(eventType) ?? t;
   } else if (n !== undefined) {
     return { ok: false, reason: "Webinate frame with eventType not an integer" };
   } else {
@@ -132,13 +133,6 @@ export function readWebinateFrame(
       error: body.error,
     },
   };
-}
-
-/** The canonical name of a known number (Gen B aliases such as VolumeUploaded keep their own). */
-function canonicalNameOf(sent: string, eventType: number): string {
-  return (WEBINATE_EVENT_TYPES as Record<string, number>)[sent] === eventType
-    ? sent
-    : WEBINATE_EVENT_NAMES.get(eventType) ?? sent;
 }
 
 /** Gen A Echo request (§3.2): the server replies `{"eventType":10,"message":…}`. */
