@@ -5,11 +5,18 @@
  * (`deliver`) also share the serialisation: each result is stringified once per group and
  * each socket only splices its operation id into the frame.
  *
+ * The pump hands the event loop a turn after every `sliceSize` frames. Without that, a
+ * backlog (a burst that arrived while the group was busy) is fanned out entirely from
+ * promise callbacks: Deno queues every `send` but writes none of them until the whole
+ * backlog is done, so at thousands of members clients saw seconds without a byte (the
+ * post-burst stall of issue 11).
+ *
  * @module
  */
 import type { ExecutionResult } from "graphql";
 import { SubscriberQueue } from "../hub/subscriber_queue.ts";
 import { RelayError } from "../model/errors.ts";
+import { nextTurn } from "../platform/next_turn.ts";
 
 type Result = ExecutionResult;
 type Started = AsyncIterable<Result> | Result;
@@ -32,6 +39,10 @@ interface Group {
 export interface SharedStreamsOptions {
   /** Results queued per member before that member is dropped as too slow. */
   maxQueued?: number;
+  /** Frames written (across members and results) before the pump yields a turn. */
+  sliceSize?: number;
+  /** How the pump yields (tests inject a counter); default {@link nextTurn}. */
+  yieldTurn?: () => Promise<void>;
 }
 
 /** A registry of shared subscription streams. */
@@ -39,9 +50,13 @@ export class SharedStreams {
   readonly #groups = new Map<string, Group>();
   readonly #starting = new Map<string, Promise<Started>>();
   readonly #maxQueued: number;
+  readonly #sliceSize: number;
+  readonly #yieldTurn: () => Promise<void>;
 
   constructor(options: SharedStreamsOptions = {}) {
     this.#maxQueued = options.maxQueued ?? 1000;
+    this.#sliceSize = options.sliceSize ?? 512;
+    this.#yieldTurn = options.yieldTurn ?? nextTurn;
   }
 
   /** Open groups (for tests and metrics). */
@@ -112,6 +127,7 @@ export class SharedStreams {
   }
 
   async #pump(key: string, group: Group): Promise<void> {
+    let budget = this.#sliceSize;
     try {
       while (true) {
         const next = await group.source.next();
@@ -123,11 +139,17 @@ export class SharedStreams {
             member.queue.push(next.value);
             continue;
           }
+          // A member that left during a yield is skipped; one that joined gets later results.
+          if (member.queue.closed) continue;
           text ??= JSON.stringify(next.value);
           try {
             member.deliver(text);
           } catch {
             // That socket is closing; its close handler removes the member.
+          }
+          if (--budget <= 0) {
+            budget = this.#sliceSize;
+            await this.#yieldTurn();
           }
         }
         if (group.members.size === 0) return;

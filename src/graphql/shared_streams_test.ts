@@ -185,4 +185,34 @@ Deno.test("SharedStreams", async (t) => {
     assertEquals(got, ['{"data":{"ok":true}}']);
     await source.return();
   });
+
+  await t.step("a backlog fans out in slices with event-loop turns between them", async () => {
+    const turns: number[] = [];
+    const delivered: number[] = [];
+    const streams = new SharedStreams({
+      sliceSize: 5,
+      yieldTurn: () => {
+        turns.push(delivered.length);
+        return new Promise((resolve) => setTimeout(resolve, 0));
+      },
+    });
+    const { source } = controllableSource();
+    const got: string[][] = [[], [], []];
+    for (const [i, list] of got.entries()) {
+      await streams.join("k", () => source, (t) => {
+        list.push(t);
+        delivered.push(i);
+      });
+    }
+    // Ten results already waiting: the pump must not write all 30 frames in one go.
+    for (let n = 0; n < 10; n++) source.push({ data: { n } });
+    const until = Date.now() + 5000;
+    while (delivered.length < 30 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assertEquals(turns, [5, 10, 15, 20, 25, 30]);
+    const expected = Array.from({ length: 10 }, (_, n) => `{"data":{"n":${n}}}`);
+    for (const list of got) assertEquals(list, expected, "every member, in order, once");
+    await source.return();
+  });
 });

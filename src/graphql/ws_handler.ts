@@ -17,14 +17,7 @@
  *
  * @module
  */
-import {
-  type DocumentNode,
-  getOperationAST,
-  GraphQLError,
-  type GraphQLSchema,
-  Kind,
-  subscribe,
-} from "graphql";
+import { getOperationAST, GraphQLError, type GraphQLSchema, Kind, subscribe } from "graphql";
 import {
   CloseCode,
   type Context,
@@ -39,6 +32,7 @@ import type { Logger } from "../platform/log.ts";
 import type { Relay } from "../relay.ts";
 import { type Authenticator, bearer } from "../server/auth.ts";
 import type { RelayContext } from "./context.ts";
+import { DocumentCache } from "./document_cache.ts";
 import { formatErrors } from "./errors.ts";
 import { RateLimiter } from "../server/rate_limiter.ts";
 import type { OperationChecks } from "./limits.ts";
@@ -72,7 +66,6 @@ export interface WsHandlerOptions {
 
 interface Extra {
   socket: WebSocket;
-  request: Request;
   /** The upgrade's bearer credential, read before Deno closed the request. */
   upgradeCredential: string | undefined;
   /** Sends a text frame with the socket's slow-consumer bounds. */
@@ -130,6 +123,17 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     { perMinute: options.subscriptionsPerMinute, burst: options.subscriptionsPerMinute },
     options.clock,
   );
+  const documents = new DocumentCache({
+    parse: (query) => options.checks.parse(query),
+    validate: (document) => options.checks.validate(schema, document),
+  });
+  // One view per scope object, not one per operation (an open relay has a single scope).
+  const views = new WeakMap<AccessScope, Relay>();
+  const relayFor = (scope: AccessScope): Relay => {
+    let view = views.get(scope);
+    if (!view) views.set(scope, view = relay.withScope(scope));
+    return view;
+  };
 
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
     schema,
@@ -163,14 +167,9 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
           `At most ${options.maxSubscriptionsPerSocket} subscriptions per connection`,
         );
       }
-      let document: DocumentNode;
-      try {
-        document = options.checks.parse(payload.query);
-      } catch (err) {
-        return [err instanceof GraphQLError ? err : new GraphQLError("Invalid query")];
-      }
-      const errors = options.checks.validate(schema, document);
-      if (errors.length > 0) return [...errors];
+      const checked = documents.check(payload.query);
+      if (!checked.ok) return [...checked.errors];
+      const { document } = checked;
       const op = getOperationAST(document, payload.operationName);
       if (!op) return [new GraphQLError("Unable to identify operation")];
       const scope = ctx.extra.scope ?? OPEN_SCOPE;
@@ -184,7 +183,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
       // The frame graphql-ws would build, minus the per-socket stringify of the payload.
       const head = `{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`;
       const contextValue: WsContext = {
-        relay: relay.withScope(scope),
+        relay: relayFor(scope),
         shareKey: shareKeyOf(op, scope, payload.operationName, payload.query, payload.variables),
         deliver: (text) => {
           if (id in ctx.subscriptions) ctx.extra.send(`${head}${text}}`);
@@ -239,7 +238,17 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         send,
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) => {
-          socket.onmessage = async (event) => {
+          // graphql-ws resolves a subscribe message only when the subscription ends; awaiting
+          // it outside the event handler keeps only the text alive, not the MessageEvent.
+          const handle = async (data: string) => {
+            try {
+              await cb(data);
+            } catch (err) {
+              log.error("graphql-ws message handling failed", { error: err });
+              socket.close(CloseCode.InternalServerError, "Internal server error");
+            }
+          };
+          socket.onmessage = (event) => {
             const data = String(event.data);
             // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only when it matters.
             if (
@@ -250,15 +259,10 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
               socket.close(CLOSE_MESSAGE_TOO_BIG, "Message too big");
               return;
             }
-            try {
-              await cb(data);
-            } catch (err) {
-              log.error("graphql-ws message handling failed", { error: err });
-              socket.close(CloseCode.InternalServerError, "Internal server error");
-            }
+            void handle(data);
           };
         },
-      }, { socket, request: req, upgradeCredential, send });
+      }, { socket, upgradeCredential, send });
       socket.onclose = (event) => {
         stats.open--;
         sockets.delete(socket);
