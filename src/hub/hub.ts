@@ -11,6 +11,7 @@
  */
 import type { Clock } from "../platform/clock.ts";
 import { systemClock } from "../platform/clock.ts";
+import { nextTurn } from "../platform/next_turn.ts";
 import { formatCursor, newEpoch, parseCursor } from "../model/cursor.ts";
 import { RelayError } from "../model/errors.ts";
 import type { Event, UpstreamEvent, Vendor } from "../model/event.ts";
@@ -31,6 +32,12 @@ export interface SubscriptionPart {
    * Must be a superset of what `match` accepts.
    */
   types?: readonly string[] | undefined;
+  /**
+   * Event keys (`Event.key`) this part can match, for the index; `undefined` means any key.
+   * Must be a superset of what `match` accepts. With one key per subscriber (a DRP machine
+   * each), an event reaches its few subscribers without testing all the others.
+   */
+  keys?: readonly string[] | undefined;
 }
 
 /** Options of {@link Hub.subscribe}. */
@@ -80,12 +87,26 @@ interface Channel {
   gap: number;
   sink: InterestSink | undefined;
   readonly interest: InterestTable;
-  /** Index: event type (or ANY) -> parts listening for it. */
+  /** Index: (event type or ANY, event key or ANY) -> parts listening for it. */
   readonly index: Map<string, Map<Subscriber, SubscriptionPart>>;
   readonly stats: SourceStats;
 }
 
 const ANY = "\u0000any";
+
+/** The index slot of one (type, key) pair; either may be ANY. */
+function slot(type: string, key: string): string {
+  return `${type}\u0000${key}`;
+}
+
+/** Every slot a part listens on. */
+function slotsOf(part: SubscriptionPart): string[] {
+  const out: string[] = [];
+  for (const type of part.types ?? [ANY]) {
+    for (const key of part.keys ?? [ANY]) out.push(slot(type, key));
+  }
+  return out;
+}
 
 /** The subscription hub. */
 export class Hub {
@@ -251,7 +272,12 @@ export class Hub {
     channel.stats.eventsReceived++;
     channel.stats.lastEventAt = this.#clock.now();
     const targets: [Subscriber, SubscriptionPart][] = [];
-    for (const bucket of [channel.index.get(event.type), channel.index.get(ANY)]) {
+    const { index } = channel;
+    const slots = event.key === null
+      ? [slot(event.type, ANY), slot(ANY, ANY)]
+      : [slot(event.type, event.key), slot(event.type, ANY), slot(ANY, event.key), slot(ANY, ANY)];
+    for (const name of slots) {
+      const bucket = index.get(name);
       if (bucket) { for (const entry of bucket) targets.push(entry); }
     }
     if (targets.length > 0) {
@@ -308,9 +334,9 @@ export class Hub {
     for (const part of parts) {
       const channel = this.#channel(part.source);
       sub.seen.set(part.source, channel.history.lastOffset);
-      for (const type of part.types ?? [ANY]) {
-        let bucket = channel.index.get(type);
-        if (!bucket) channel.index.set(type, bucket = new Map());
+      for (const name of slotsOf(part)) {
+        let bucket = channel.index.get(name);
+        if (!bucket) channel.index.set(name, bucket = new Map());
         bucket.set(sub, part);
       }
       channel.interest.acquire(part.interest);
@@ -390,7 +416,8 @@ export class Hub {
         if (head.targets.length === 0) this.#pending.shift();
       }
       if (this.#pending.length > 0) {
-        setTimeout(step, 0);
+        // A clamp-free turn: pending socket writes go out between slices.
+        void nextTurn().then(step);
       } else {
         this.#draining = false;
         const idle = this.#drainIdle;
@@ -405,10 +432,10 @@ export class Hub {
     for (const part of sub.parts) {
       const channel = this.#channels.get(part.source);
       if (!channel) continue;
-      for (const type of part.types ?? [ANY]) {
-        const bucket = channel.index.get(type);
+      for (const name of slotsOf(part)) {
+        const bucket = channel.index.get(name);
         bucket?.delete(sub);
-        if (bucket?.size === 0) channel.index.delete(type);
+        if (bucket?.size === 0) channel.index.delete(name);
       }
       channel.interest.release(part.interest);
     }

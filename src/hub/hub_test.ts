@@ -41,6 +41,8 @@ function part(
   options: {
     keys?: string[];
     types?: string[];
+    /** Event keys for the index (`SubscriptionPart.keys`). */
+    eventKeys?: string[];
     match?: (e: Event) => boolean;
   } = {},
 ): SubscriptionPart {
@@ -50,6 +52,7 @@ function part(
     // The index contract: `types` is a superset of what `match` accepts.
     match: options.match ?? ((e) => options.types?.includes(e.type) ?? true),
     ...(options.types ? { types: options.types } : {}),
+    ...(options.eventKeys ? { keys: options.eventKeys } : {}),
   };
 }
 
@@ -214,6 +217,35 @@ Deno.test("Hub fan-out", async (t) => {
     assertEquals(types(await queued(hub, jobs)), ["jobs"]);
     assertEquals(types(await queued(hub, any)), ["machines", "jobs", "params"]);
     for (const s of [machines, jobs, any]) await s.return?.();
+  });
+
+  await t.step("the key index: an event meets only its key's subscribers, not a scan", async () => {
+    const hub = new Hub();
+    hub.addSource("drp", "DRP", 10);
+    let asked = 0;
+    const subs = Array.from({ length: 1000 }, (_, i) =>
+      hub.subscribe([
+        part("drp", {
+          types: ["machines"],
+          eventKeys: [`m-${i}`],
+          match: (e) => (asked++, e.type === "machines" && e.key === `m-${i}`),
+        }),
+      ]));
+    const allMachines = hub.subscribe([part("drp", { types: ["machines"] })]);
+    const anyType = hub.subscribe([
+      part("drp", { eventKeys: ["m-7"], match: (e) => e.key === "m-7" }),
+    ]);
+    hub.publish(drpEvent("drp", "machines", "m-7"));
+    hub.publish(drpEvent("drp", "jobs", "m-7"));
+    hub.publish({ ...drpEvent("drp", "machines"), key: null });
+    await hub.drained();
+    assertEquals(asked, 1, "one keyed subscriber tested, not a thousand");
+    assertEquals((await queued(hub, subs[7]!)).map((e) => e.key), ["m-7"]);
+    assertEquals(await queued(hub, subs[8]!), []);
+    assertEquals((await queued(hub, allMachines)).map((e) => e.key), ["m-7", null]);
+    assertEquals(types(await queued(hub, anyType)), ["machines", "jobs"]);
+    for (const s of [...subs, allMachines, anyType]) await s.return?.();
+    assertEquals(hub.subscriberCount("drp"), 0, "every index slot is released");
   });
 
   await t.step("the index only narrows; match() decides", async () => {

@@ -1,530 +1,574 @@
 /**
- * `deno task bench`: server-side CPU per delivery of the relay's fan-out, against a raw
- * WebSocket broadcast of the same event text, measured in one run, side by side.
+ * `deno task bench`: the relay's fan-out against a raw Deno WebSocket broadcast, measured
+ * in the same run, the way issue 11 describes.
  *
- * For each subscriber count N, three targets run in this process:
+ * Processes: each target under test (`server.ts`: raw or relay) runs in its own process
+ * pinned with `taskset` to CPU 0; the load generator (`loadgen.ts`: the DRP upstream and
+ * every client socket, speaking graphql-transport-ws to the relay over real TCP) runs in
+ * another pinned to CPU 1. This process only orchestrates. Without `taskset` or a second
+ * CPU the processes run unpinned and the table says so.
  *
- * - raw: `Deno.serve` + `Deno.upgradeWebSocket`, each event's DRP wire text sent to every
- *   socket (the floor: what any WebSocket fan-out costs);
- * - relay shared: DRP simulator -> relay (`startRelay`) -> N graphql-ws subscribers with one
- *   identical subscription, so they share one stream;
- * - relay distinct: the same, but every socket sends distinct variables, so nothing is shared.
+ * Cases:
+ * - fanout: N clients all subscribed to `drpEvents(type: "machines")` (one shared stream),
+ *   a burst of E events and E events at a fixed rate; per round: server CPU per delivery,
+ *   deliveries/s (first emit to last delivery), p99 latency (emit to client), the longest
+ *   gap between successive deliveries on any socket, lost and duplicated frames; idle RSS
+ *   per subscribed connection (after a full GC, before any event).
+ * - distinct: N clients with `drpEvents(key: "m-<i>")`, each event for one client; CPU per
+ *   delivered event across N (flat means indexed matching).
+ * - storm: N clients connecting and subscribing at once against the default config; how
+ *   many were refused.
+ * - soak (BENCH_SOAK=1, or the ci profile's short one): distinct subscribers and a long
+ *   paced stream; RSS after warm-up, closed sockets, loss.
  *
- * The N client sockets of each target live in a separate process (`clients.ts`, spawned
- * with `Deno.Command`), so only server work is counted. A round arms the client process
- * (`arm E*N`), reads `process.cpuUsage()`, emits E events (one macrotask apart) and stops
- * the clock when the client process reports that all E*N frames arrived. Rounds of the
- * three targets are interleaved (raw, shared, distinct, raw, ...) so drifting load on a
- * shared machine hits them alike; the table shows medians.
+ * Ratios are of medians within this run (the machine is shared and noisy). Results go to
+ * tests/bench/results/<profile>.json, and the previous file's ratios are printed beside.
  *
- * Needs `--allow-run` (for the client process) besides net/env/read.
- *
- * Knobs (environment): BENCH_SIZES (default "500,2000"), BENCH_ROUNDS (5),
- * BENCH_DELIVERIES (deliveries per round, default 100000: E = that / N, capped at 200),
- * BENCH_EVENTS (fixed E, overrides), BENCH_DISTINCT ("0" skips the unshared target).
+ * Profiles (BENCH_PROFILE): `full` (default; N = 1,000 and 5,000, 200 events, 3 rounds;
+ * distinct 100/1,000/10,000; storm 5,000) and `ci` (bounded: seconds, and it fails on
+ * loss, duplicates, closed sockets, refusals or a relay stall). Knobs: BENCH_SIZES,
+ * BENCH_EVENTS, BENCH_ROUNDS, BENCH_RATE, BENCH_DISTINCT_SIZES, BENCH_STORM,
+ * BENCH_CASES (comma list of fanout,distinct,storm,soak), BENCH_SOAK=1, BENCH_SOAK_EVENTS,
+ * BENCH_SOAK_RATE, BENCH_SOAK_SUBSCRIBERS.
  *
  * @module
  */
-import process from "node:process";
-import { stringifyMessage } from "graphql-ws";
-import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp/simulator.ts";
-import { startRelay, type TestRelay, waitFor } from "../helpers/relay.ts";
-import { type BenchEvent, machineEvents } from "./events.ts";
-import type { ClientsConfig } from "./clients.ts";
+import { canPin, Child } from "./lines.ts";
+import type { RoundResult } from "./loadgen.ts";
+import type { ServerConfig, ServerStats } from "./server.ts";
 
 // deno-lint-ignore no-console
 const print = (line = "") => console.log(line);
 
-const QUERY = 'subscription { drpEvents(type: "machines") { id type action key subject time ' +
-  "object } }";
-// The distinct target sends the same document with per-socket variables (`{ client: i }`,
-// not declared by the operation, so execution ignores them): the results are identical, but
-// the share key differs, so every socket runs its own stream.
-const QUERY_DISTINCT = QUERY;
+const env = (name: string) => Deno.env.get(name) ?? "";
+const ints = (text: string) => text.split(",").map(Number).filter((n) => n > 0);
+const PROFILE = env("BENCH_PROFILE") || "full";
+const CI = PROFILE === "ci";
+const num = (name: string, full: number, ci: number) => Number(env(name)) || (CI ? ci : full);
 
-function envInt(name: string, fallback: number): number {
-  const v = Deno.env.get(name);
-  const n = v === undefined || v === "" ? NaN : Number(v);
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+const SIZES = ints(env("BENCH_SIZES") || (CI ? "200" : "1000,5000"));
+const EVENTS = num("BENCH_EVENTS", 200, 50);
+const ROUNDS = num("BENCH_ROUNDS", 3, 1);
+const RATE = num("BENCH_RATE", 100, 100);
+const DISTINCT_SIZES = ints(env("BENCH_DISTINCT_SIZES") || (CI ? "50,200" : "100,1000,10000"));
+const DISTINCT_EVENTS = num("BENCH_DISTINCT_EVENTS", 2000, 400);
+const STORM = num("BENCH_STORM", 5000, 500);
+const SOAK_SUBSCRIBERS = num("BENCH_SOAK_SUBSCRIBERS", 2000, 200);
+const SOAK_EVENTS = num("BENCH_SOAK_EVENTS", 500_000, 4000);
+const SOAK_RATE = num("BENCH_SOAK_RATE", 500, 500);
+const CASES = new Set(
+  (env("BENCH_CASES") || "fanout,distinct,storm" + (CI || env("BENCH_SOAK") === "1" ? ",soak" : ""))
+    .split(","),
+);
+const OPEN_LIMITS = { server: { limits: { subscriptionsPerMinute: 1_000_000 } } };
+
+const here = (file: string) => new URL(file, import.meta.url).pathname;
+
+interface Placed {
+  server: number | undefined;
+  loadgen: number | undefined;
 }
 
-const SIZES = (Deno.env.get("BENCH_SIZES") ?? "500,2000").split(",").map(Number).filter((n) =>
-  n > 0
-);
-const ROUNDS = envInt("BENCH_ROUNDS", 5);
-const DELIVERIES = envInt("BENCH_DELIVERIES", 100_000);
-const FIXED_EVENTS = envInt("BENCH_EVENTS", 0);
-const WITH_DISTINCT = Deno.env.get("BENCH_DISTINCT") !== "0";
-const ROUND_TIMEOUT_MS = 120_000;
+async function placement(): Promise<Placed> {
+  return (await canPin()) ? { server: 0, loadgen: 1 } : { server: undefined, loadgen: undefined };
+}
 
-// ---------------------------------------------------------------------------------------
-// The client process
+/** One process under test; its clients live in the load generator. */
+class Target {
+  private constructor(
+    readonly name: string,
+    readonly server: Child,
+    readonly port: number,
+    readonly loadgen: Child,
+  ) {}
 
-class ClientProcess {
-  readonly #child: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #lines: string[] = [];
-  #waiter: (() => void) | undefined;
-  #failure: string | undefined;
-  #ended = false;
-  sample: string | undefined;
-  readonly reading: Promise<void>;
-
-  constructor(config: ClientsConfig) {
-    const script = new URL("./clients.ts", import.meta.url).pathname;
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--allow-net=127.0.0.1", script, JSON.stringify(config)],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#writer = this.#child.stdin.getWriter();
-    this.reading = this.#read();
+  static async start(
+    name: string,
+    mode: "raw" | "relay",
+    loadgen: Child,
+    cpu: number | undefined,
+    options: { relayConfig?: Record<string, unknown>; filter?: string } = {},
+  ): Promise<Target> {
+    const source = await loadgen.call<ServerConfig["source"]>("upstream", { target: name });
+    const config: ServerConfig = { mode, source, ...options };
+    const server = new Child(here("./server.ts"), [JSON.stringify(config)], { cpu }, [
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--v8-flags=--expose-gc",
+    ]);
+    const { port } = await server.reply<{ port: number }>(`${name} start`);
+    return new Target(name, server, port, loadgen);
   }
 
-  async #read(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of this.#child.stdout) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line.startsWith("sample ")) this.sample ??= line.slice(7);
-        else if (line.startsWith("fail ")) this.#failure ??= line.slice(5);
-        else this.#lines.push(line);
-        this.#wake();
-      }
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/graphql`;
+  }
+
+  stats(gc = false): Promise<ServerStats> {
+    return this.server.call<ServerStats>("stats", { gc });
+  }
+
+  /** Opens and subscribes `n` clients; waits until the server counts them all. */
+  async connect(n: number, distinct: boolean, concurrency: number, needAll = true) {
+    const mode = this.name.startsWith("raw") ? "raw" : "gql";
+    const result = await this.loadgen.call<{ ms: number; failed: number; firstError?: string }>(
+      "connect",
+      { target: this.name, url: this.url, mode, n, distinct, concurrency },
+    );
+    if (result.failed > 0 && needAll) {
+      throw new Error(`${this.name}: ${result.failed} sockets failed: ${result.firstError}`);
     }
-    this.#ended = true;
-    this.#wake();
-  }
-
-  #wake(): void {
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    w?.();
-  }
-
-  async send(line: string): Promise<void> {
-    await this.#writer.write(new TextEncoder().encode(line + "\n"));
-  }
-
-  /** The next line starting with `word` (earlier lines are dropped). */
-  async expect(word: string, timeoutMs: number): Promise<string> {
-    const deadline = performance.now() + timeoutMs;
-    while (true) {
-      if (this.#failure) throw new Error(`client process: ${this.#failure}`);
-      const line = this.#lines.shift();
-      if (line !== undefined) {
-        if (line === word || line.startsWith(word + " ")) return line;
-        continue;
-      }
-      if (this.#ended) throw new Error(`client process exited while waiting for "${word}"`);
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for "${word}"`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        timer = setTimeout(resolve, Math.min(left, 1000));
-      });
-      clearTimeout(timer);
+    const deadline = Date.now() + 120_000;
+    let stats = await this.stats();
+    while (stats.subscribers < n - result.failed && Date.now() < deadline) {
+      const refused = await this.loadgen.call<string[]>("refused", { target: this.name });
+      if (refused.length > 0 && stats.subscribers + refused.length >= n) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      stats = await this.stats();
     }
+    return { ...result, subscribers: stats.subscribers };
+  }
+
+  round(events: number, rate: number, seed: number): Promise<RoundResult> {
+    return this.loadgen.call<RoundResult>("round", {
+      target: this.name,
+      events,
+      rate,
+      seed,
+      idleTimeoutMs: 20_000,
+    });
   }
 
   async close(): Promise<void> {
-    try {
-      await this.send("quit");
-      await this.#writer.close();
-    } catch {
-      // already gone
-    }
-    const killer = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch {
-        // exited meanwhile
-      }
-    }, 10_000);
-    await this.#child.status;
-    clearTimeout(killer);
-    await this.reading.catch(() => {});
+    await this.loadgen.call("disconnect", { target: this.name }).catch(() => {});
+    await this.server.close();
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Targets
-
-interface Target {
-  readonly name: string;
-  readonly clients: ClientProcess;
-  emit(event: BenchEvent): void;
-  close(): Promise<void>;
-  /** Anything worth reporting after the run (e.g. slow-consumer closes). */
-  notes(): string[];
+function startLoadgen(cpu: number | undefined): Child {
+  return new Child(here("./loadgen.ts"), [], { cpu }, [
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+  ]);
 }
 
-async function startRaw(n: number): Promise<Target> {
-  const sockets = new Set<WebSocket>();
-  const { promise: listening, resolve } = Promise.withResolvers<void>();
-  const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen: () => resolve() },
-    (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      socket.onopen = () => sockets.add(socket);
-      socket.onclose = () => sockets.delete(socket);
-      socket.onerror = () => {};
-      return response;
-    },
-  );
-  await listening;
-  const clients = new ClientProcess({
-    url: `ws://127.0.0.1:${server.addr.port}/`,
-    mode: "raw",
-    n,
-  });
-  await clients.expect("ready", 120_000);
-  await waitFor(() => sockets.size === n, `${n} raw sockets open`, 30_000);
-  return {
-    name: "raw broadcast",
-    clients,
-    emit(event) {
-      for (const s of sockets) s.send(event.text);
-    },
-    async close() {
-      await clients.close();
-      for (const s of sockets) {
-        try {
-          s.close(1001, "bench done");
-        } catch {
-          // closing already
-        }
-      }
-      await server.shutdown();
-    },
-    notes: () => [],
-  };
-}
-
-async function startRelayTarget(n: number, distinct: boolean): Promise<Target> {
-  const sim: DrpSimulator = createDrpSimulator();
-  await sim.start();
-  const relay: TestRelay = await startRelay([sim.sourceConfig("drp")], {
-    logLevel: "warn",
-    config: { server: { limits: { subscriptionsPerMinute: 1_000_000 } } },
-  });
-  const clients = new ClientProcess({
-    url: relay.wsUrl,
-    mode: "gql",
-    n,
-    query: distinct ? QUERY_DISTINCT : QUERY,
-    distinct,
-  });
-  const { app } = relay;
-  try {
-    await clients.expect("ready", 120_000);
-    await waitFor(
-      () =>
-        app.ws.shared.memberCount === n &&
-        app.ws.shared.groupCount === (distinct ? n : 1) &&
-        sim.sessions().some((s) => s.filters.includes("machines.*.*")),
-      `${n} ${distinct ? "distinct" : "shared"} subscriptions and the upstream registration`,
-      60_000,
-    );
-  } catch (err) {
-    await clients.close();
-    await relay.close();
-    await sim.stop();
-    throw err;
-  }
-  return {
-    name: distinct ? "relay, distinct subs" : "relay, shared stream",
-    clients,
-    emit(event) {
-      sim.emit(event.init);
-    },
-    async close() {
-      await clients.close();
-      await relay.close();
-      await sim.stop();
-    },
-    notes() {
-      const s = app.ws.stats;
-      const out: string[] = [];
-      if (s.slowConsumerCloses > 0) out.push(`${s.slowConsumerCloses} slow-consumer closes`);
-      const problems = relay.logs.filter((l) => !l.includes("no auth section"));
-      if (problems.length > 0) out.push(`${problems.length} warn/error log lines`);
-      return out;
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// Measurement
-
-interface Round {
-  cpuUs: number;
-  userUs: number;
-  systemUs: number;
-  wallMs: number;
-  frameBytes: number;
-}
-
-const macrotask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-async function runRound(target: Target, events: BenchEvent[], n: number): Promise<Round> {
-  const expected = events.length * n;
-  await target.clients.send(`arm ${expected}`);
-  await target.clients.expect("armed", 10_000);
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  for (const event of events) {
-    target.emit(event);
-    await macrotask();
-  }
-  const done = await target.clients.expect("done", ROUND_TIMEOUT_MS);
-  const cpu = process.cpuUsage(cpu0);
-  const wallMs = performance.now() - t0;
-  const [, count, , bytes] = done.split(" ");
-  if (Number(count) !== expected) throw new Error(`expected ${expected} frames, got ${count}`);
-  return {
-    cpuUs: cpu.user + cpu.system,
-    userUs: cpu.user,
-    systemUs: cpu.system,
-    wallMs,
-    frameBytes: Number(bytes),
-  };
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
+const median = (values: number[]) => {
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A measured round: the loadgen's view plus the server's CPU. */
+interface Measured extends RoundResult {
+  cpuPerDeliveryUs: number;
+  deliveriesPerS: number;
 }
 
-interface Row {
-  n: number;
-  events: number;
-  name: string;
-  rounds: Round[];
-  error?: string;
-  notes: string[];
+async function measured(target: Target, events: number, rate: number, seed: number) {
+  const before = await target.stats();
+  const r = await target.round(events, rate, seed);
+  const after = await target.stats();
+  const m: Measured = {
+    ...r,
+    cpuPerDeliveryUs: (after.cpuUs - before.cpuUs) / Math.max(1, r.received),
+    deliveriesPerS: r.received / (r.wallMs / 1000),
+  };
+  return m;
 }
 
-function summarize(row: Row) {
-  const d = row.n * row.events;
-  const perDelivery = row.rounds.map((r) => r.cpuUs / d);
+interface Summary {
+  deliveriesPerS: number;
+  cpuPerDeliveryUs: number;
+  p99Ms: number;
+  maxGapMs: number;
+  lost: number;
+  duplicated: number;
+  closed: number;
+  rounds: number;
+}
+
+function summarize(rounds: Measured[]): Summary {
   return {
-    cpu: median(perDelivery),
-    min: Math.min(...perDelivery),
-    max: Math.max(...perDelivery),
-    user: median(row.rounds.map((r) => r.userUs / d)),
-    system: median(row.rounds.map((r) => r.systemUs / d)),
-    wallMs: median(row.rounds.map((r) => r.wallMs)),
-    rate: median(row.rounds.map((r) => d / (r.wallMs / 1000))),
-    cpuShare: median(row.rounds.map((r) => r.cpuUs / 1000 / r.wallMs)),
-    frame: row.rounds[0]?.frameBytes ?? 0,
+    deliveriesPerS: median(rounds.map((r) => r.deliveriesPerS)),
+    cpuPerDeliveryUs: median(rounds.map((r) => r.cpuPerDeliveryUs)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    maxGapMs: Math.max(...rounds.map((r) => r.maxGapMs)),
+    lost: rounds.reduce((a, r) => a + r.lost, 0),
+    duplicated: rounds.reduce((a, r) => a + r.duplicated, 0),
+    closed: rounds.reduce((a, r) => a + r.closed, 0),
+    rounds: rounds.length,
   };
 }
 
-const pad = (s: string, w: number) => s.padEnd(w);
-const lpad = (s: string, w: number) => s.padStart(w);
+// ---------------------------------------------------------------------------------------
+// Cases
 
-async function benchSize(n: number, rows: Row[]): Promise<string | undefined> {
-  const e = FIXED_EVENTS || Math.max(10, Math.min(200, Math.round(DELIVERIES / n)));
-  const events = machineEvents(e);
-  const warm = machineEvents(Math.min(e, 50), 2);
-  print(`N=${n}: ${e} events x ${n} sockets = ${e * n} deliveries per round; starting targets...`);
-  const targets: Target[] = [];
-  const sizeRows: Row[] = [];
-  let sample: string | undefined;
-  try {
-    const starters: (() => Promise<Target>)[] = [
-      () => startRaw(n),
-      () => startRelayTarget(n, false),
-      ...(WITH_DISTINCT ? [() => startRelayTarget(n, true)] : []),
-    ];
-    for (const start of starters) targets.push(await start());
-    for (const t of targets) {
-      sizeRows.push({ n, events: e, name: t.name, rounds: [], notes: [] });
-    }
-    // Warm-up (not counted): JIT, buffers, first-delivery paths.
-    for (const t of targets) await runRound(t, warm, n);
-    for (let r = 0; r < ROUNDS; r++) {
-      const line: string[] = [];
-      for (const [i, t] of targets.entries()) {
-        const row = sizeRows[i]!;
-        if (row.error) continue;
-        try {
-          const round = await runRound(t, events, n);
-          row.rounds.push(round);
-          line.push(`${t.name} ${(round.cpuUs / (e * n)).toFixed(1)}`);
-        } catch (err) {
-          row.error = err instanceof Error ? err.message : String(err);
-          line.push(`${t.name} FAILED`);
-        }
-      }
-      print(`  round ${r + 1}/${ROUNDS} (µs CPU/delivery): ${line.join(" | ")}`);
-    }
-    sample = targets[1]?.clients.sample;
-  } finally {
-    for (const [i, t] of targets.entries()) {
-      sizeRows[i]?.notes.push(...t.notes());
-      await t.close();
-    }
-    rows.push(...sizeRows);
-  }
-  return sample;
+interface FanoutRow {
+  n: number;
+  mode: string;
+  raw: Summary;
+  relay: Summary;
+  idleKb: { raw: number; relay: number };
 }
 
-/** In isolation: what serialising one `next` frame costs, per socket, versus a splice. */
-function stringifyCost(sample: string): { stringifyUs: number; spliceUs: number } {
-  const msg = JSON.parse(sample) as { id: string; type: string; payload: unknown };
-  const payload = msg.payload as Record<string, unknown>;
-  const reps = 20_000;
-  let sink = 0;
-  // The same steps graphql-ws takes per socket: spread the result, validate, stringify.
-  for (let i = 0; i < 2000; i++) {
-    sink += stringifyMessage({ id: "1", type: "next" as never, payload: { ...payload } }).length;
+interface Results {
+  profile: string;
+  startedAt: string;
+  pinned: boolean;
+  deno: string;
+  fanout: FanoutRow[];
+  distinct: { n: number; events: number; relay: Summary; raw: Summary }[];
+  storm?: { n: number; refused: number; failed: number; ms: number; firstRefusal?: string };
+  soak?: Record<string, unknown>;
+  failures: string[];
+}
+
+async function idleKbPerConnection(t: Target, n: number, distinct: boolean): Promise<number> {
+  const before = await t.stats(true);
+  await t.connect(n, distinct, 100);
+  await settle(2000);
+  const after = await t.stats(true);
+  return (after.rss - before.rss) / n / 1024;
+}
+
+async function fanoutCase(n: number, place: Placed, results: Results): Promise<void> {
+  const loadgen = startLoadgen(place.loadgen);
+  const raw = await Target.start("raw", "raw", loadgen, place.server, { filter: "machines.*.*" });
+  const relay = await Target.start("relay", "relay", loadgen, place.server, {
+    relayConfig: OPEN_LIMITS,
+  });
+  try {
+    print(`N=${n}: connecting ${n} clients to each target...`);
+    const idleKb = {
+      raw: await idleKbPerConnection(raw, n, false),
+      relay: await idleKbPerConnection(relay, n, false),
+    };
+    print(
+      `  idle KB per subscribed connection: raw ${idleKb.raw.toFixed(1)}, relay ${
+        idleKb.relay.toFixed(1)
+      }`,
+    );
+    for (const t of [raw, relay]) await t.round(Math.min(EVENTS, 50), 0, 9); // warm-up
+    for (const [mode, rate] of [["burst", 0], [`${RATE} ev/s`, RATE]] as const) {
+      const rounds: Record<string, Measured[]> = { raw: [], relay: [] };
+      for (let i = 0; i < ROUNDS; i++) {
+        for (const t of [raw, relay]) {
+          const m = await measured(t, EVENTS, rate, 10 + i);
+          rounds[t.name]!.push(m);
+          print(
+            `  ${mode} round ${i + 1} ${t.name.padEnd(5)}: ${
+              m.cpuPerDeliveryUs.toFixed(1)
+            } µs/deliv, ` +
+              `${Math.round(m.deliveriesPerS)} deliv/s, p99 ${m.p99Ms} ms, max gap ${
+                m.maxGapMs.toFixed(0)
+              } ms, lost ${m.lost}, dup ${m.duplicated}${m.timedOut ? " (timed out)" : ""}`,
+          );
+        }
+      }
+      results.fanout.push({
+        n,
+        mode,
+        raw: summarize(rounds.raw!),
+        relay: summarize(rounds.relay!),
+        idleKb,
+      });
+    }
+  } finally {
+    await raw.close();
+    await relay.close();
+    await loadgen.close();
   }
-  let t0 = performance.now();
-  for (let i = 0; i < reps; i++) {
-    sink += stringifyMessage({ id: String(i & 7), type: "next" as never, payload: { ...payload } })
-      .length;
+}
+
+async function distinctCase(n: number, place: Placed, results: Results): Promise<void> {
+  const loadgen = startLoadgen(place.loadgen);
+  const raw = await Target.start("raw-distinct", "raw", loadgen, place.server, {
+    filter: "machines.*.*",
+  });
+  const relay = await Target.start("relay-distinct", "relay", loadgen, place.server, {
+    relayConfig: OPEN_LIMITS,
+  });
+  try {
+    print(`distinct N=${n}: connecting...`);
+    await raw.connect(n, true, 100);
+    await relay.connect(n, true, 100);
+    for (const t of [raw, relay]) await t.round(Math.min(DISTINCT_EVENTS, 200), 0, 9);
+    const rounds: Record<string, Measured[]> = { "raw-distinct": [], "relay-distinct": [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const t of [raw, relay]) {
+        const m = await measured(t, DISTINCT_EVENTS, 0, 20 + i);
+        rounds[t.name]!.push(m);
+        print(
+          `  round ${i + 1} ${t.name}: ${m.cpuPerDeliveryUs.toFixed(1)} µs per delivered event, ` +
+            `lost ${m.lost}, dup ${m.duplicated}`,
+        );
+      }
+    }
+    results.distinct.push({
+      n,
+      events: DISTINCT_EVENTS,
+      raw: summarize(rounds["raw-distinct"]!),
+      relay: summarize(rounds["relay-distinct"]!),
+    });
+  } finally {
+    await raw.close();
+    await relay.close();
+    await loadgen.close();
   }
-  const stringifyUs = (performance.now() - t0) * 1000 / reps;
-  const text = JSON.stringify(payload);
-  t0 = performance.now();
-  for (let i = 0; i < reps; i++) {
-    sink += `{"id":${JSON.stringify(String(i & 7))},"type":"next","payload":${text}}`.length;
+}
+
+async function stormCase(place: Placed, results: Results): Promise<void> {
+  const loadgen = startLoadgen(place.loadgen);
+  // The default config: no limit raised.
+  const relay = await Target.start("storm", "relay", loadgen, place.server, {});
+  try {
+    print(`storm: ${STORM} anonymous clients connect and subscribe at once (default config)...`);
+    const r = await relay.connect(STORM, false, STORM, false);
+    await settle(1000);
+    const refusals = await loadgen.call<string[]>("refused", { target: "storm" });
+    const stats = await relay.stats();
+    results.storm = {
+      n: STORM,
+      refused: refusals.length,
+      failed: r.failed,
+      ms: r.ms,
+      ...(refusals[0] ? { firstRefusal: refusals[0] } : {}),
+    };
+    print(
+      `  ${stats.subscribers} subscribed, ${refusals.length} refused, ${r.failed} sockets failed, ` +
+        `${r.ms.toFixed(0)} ms to connect all`,
+    );
+  } finally {
+    await relay.close();
+    await loadgen.close();
   }
-  const spliceUs = (performance.now() - t0) * 1000 / reps;
-  if (sink < 0) print(String(sink));
-  return { stringifyUs, spliceUs };
+}
+
+async function soakCase(place: Placed, results: Results): Promise<void> {
+  const loadgen = startLoadgen(place.loadgen);
+  const relay = await Target.start("soak", "relay", loadgen, place.server, {
+    relayConfig: OPEN_LIMITS,
+  });
+  try {
+    const n = SOAK_SUBSCRIBERS;
+    print(`soak: ${n} subscribers, ${SOAK_EVENTS} events at ${SOAK_RATE}/s...`);
+    await relay.connect(n, true, 100);
+    const samples: { atS: number; rss: number; heapUsed: number }[] = [];
+    const t0 = Date.now();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const s = await relay.stats();
+        samples.push({ atS: (Date.now() - t0) / 1000, rss: s.rss, heapUsed: s.heapUsed });
+        await settle(CI ? 1000 : 10_000);
+      }
+    })();
+    const r = await relay.round(SOAK_EVENTS, SOAK_RATE, 30);
+    sampling = false;
+    await sampler;
+    const open = await loadgen.call<number>("open", { target: "soak" });
+    // Warm-up: the first fifth of the run (JIT, buffers, history filling up).
+    const warm = samples.filter((s) => s.atS >= samples.at(-1)!.atS / 5);
+    const rss = warm.map((s) => s.rss);
+    const base = rss[0] ?? NaN;
+    const drift = Math.max(...rss.map((v) => Math.abs(v - base) / base));
+    results.soak = {
+      subscribers: n,
+      events: SOAK_EVENTS,
+      rate: SOAK_RATE,
+      seconds: (Date.now() - t0) / 1000,
+      received: r.received,
+      lost: r.lost,
+      duplicated: r.duplicated,
+      closed: r.closed,
+      stillOpen: open,
+      rssAfterWarmupMb: base / 1e6,
+      rssMaxDriftPct: drift * 100,
+      rssSamplesMb: samples.map((s) => Math.round(s.rss / 1e5) / 10),
+    };
+    print(
+      `  received ${r.received}/${r.expected}, lost ${r.lost}, dup ${r.duplicated}, closed ${r.closed}, ` +
+        `RSS after warm-up ${(base / 1e6).toFixed(0)} MB, max drift ${(drift * 100).toFixed(1)}%`,
+    );
+  } finally {
+    await relay.close();
+    await loadgen.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------
+// Report
+
+const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+const k = (v: number) => v >= 10_000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(0);
+const ms = (v: number) => v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`;
+
+function table(results: Results, previous: Results | undefined): void {
+  if (results.fanout.length > 0) fanoutTable(results, previous);
+  if (results.distinct.length > 0) distinctTable(results);
+  if (results.storm) {
+    const s = results.storm;
+    print();
+    print(
+      `storm: ${s.n} clients at once, default config: ${s.refused} refused, ${s.failed} failed, ` +
+        ms(s.ms),
+    );
+    if (s.firstRefusal) print(`  first refusal: ${s.firstRefusal}`);
+  }
+  if (results.soak) print(`soak: ${JSON.stringify({ ...results.soak, rssSamplesMb: undefined })}`);
+}
+
+function fanoutTable(results: Results, previous: Results | undefined): void {
+  print();
+  print(
+    `| N clients, offered rate | deliveries/s relay / raw | CPU per delivery relay / raw | ` +
+      `p99 relay / raw | longest gap relay / raw | KB per idle subscribed connection ` +
+      `relay / raw | lost, dup |`,
+  );
+  print("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const row of results.fanout) {
+    const { raw, relay } = row;
+    const prev = previous?.fanout.find((p) => p.n === row.n && p.mode === row.mode);
+    const was = prev
+      ? ` (last run ${x(prev.relay.cpuPerDeliveryUs, prev.raw.cpuPerDeliveryUs)})`
+      : "";
+    const cells = [
+      `${row.n.toLocaleString("en-US")}, ${row.mode}`,
+      `${k(relay.deliveriesPerS)} / ${k(raw.deliveriesPerS)} ` +
+      `(${x(relay.deliveriesPerS, raw.deliveriesPerS)})`,
+      `${relay.cpuPerDeliveryUs.toFixed(1)} / ${raw.cpuPerDeliveryUs.toFixed(1)} µs ` +
+      `(${x(relay.cpuPerDeliveryUs, raw.cpuPerDeliveryUs)})${was}`,
+      `${ms(relay.p99Ms)} / ${ms(raw.p99Ms)} (${x(relay.p99Ms, raw.p99Ms)})`,
+      `${ms(relay.maxGapMs)} / ${ms(raw.maxGapMs)}`,
+      `${row.idleKb.relay.toFixed(0)} / ${row.idleKb.raw.toFixed(0)} ` +
+      `(${x(row.idleKb.relay, row.idleKb.raw)})`,
+      `${relay.lost + raw.lost}, ${relay.duplicated + raw.duplicated}`,
+    ];
+    print(`| ${cells.join(" | ")} |`);
+  }
+}
+
+function distinctTable(results: Results): void {
+  print();
+  print(
+    "| distinct subscriptions N | µs CPU per delivered event relay / raw | " +
+      "vs shared stream (relay) | lost, dup |",
+  );
+  print("| --- | --- | --- | --- |");
+  const shared = results.fanout.find((r) => r.mode === "burst")?.relay.cpuPerDeliveryUs;
+  for (const d of results.distinct) {
+    const cells = [
+      d.n.toLocaleString("en-US"),
+      `${d.relay.cpuPerDeliveryUs.toFixed(1)} / ${d.raw.cpuPerDeliveryUs.toFixed(1)} ` +
+      `(${x(d.relay.cpuPerDeliveryUs, d.raw.cpuPerDeliveryUs)})`,
+      shared ? x(d.relay.cpuPerDeliveryUs, shared) : "-",
+      `${d.relay.lost}, ${d.relay.duplicated}`,
+    ];
+    print(`| ${cells.join(" | ")} |`);
+  }
+}
+
+/** The ci profile's pass/fail rules: correctness, not speed (the machine is shared). */
+function check(results: Results): string[] {
+  const out: string[] = [];
+  for (const row of results.fanout) {
+    for (const [name, s] of [["raw", row.raw], ["relay", row.relay]] as const) {
+      if (s.lost || s.duplicated || s.closed) {
+        out.push(
+          `fanout N=${row.n} ${row.mode} ${name}: lost ${s.lost}, dup ${s.duplicated}, closed ${s.closed}`,
+        );
+      }
+    }
+    // A stall shows as one long silence on a socket while raw streams on.
+    if (row.relay.maxGapMs > Math.max(1000, 3 * row.raw.maxGapMs)) {
+      out.push(
+        `fanout N=${row.n} ${row.mode}: relay stalled ${ms(row.relay.maxGapMs)} (raw ${
+          ms(row.raw.maxGapMs)
+        })`,
+      );
+    }
+  }
+  for (const d of results.distinct) {
+    if (d.relay.lost || d.relay.duplicated) {
+      out.push(`distinct N=${d.n}: lost ${d.relay.lost}, dup ${d.relay.duplicated}`);
+    }
+  }
+  if (results.storm && (results.storm.refused > 0 || results.storm.failed > 0)) {
+    out.push(`storm: ${results.storm.refused} refused, ${results.storm.failed} failed`);
+  }
+  const soak = results.soak as { lost: number; duplicated: number; closed: number } | undefined;
+  if (soak && (soak.lost || soak.duplicated || soak.closed)) {
+    out.push(`soak: ${JSON.stringify(soak)}`);
+  }
+  return out;
+}
 
 async function main(): Promise<number> {
-  const run = await Deno.permissions.query({ name: "run", command: Deno.execPath() });
+  const run = await Deno.permissions.query({ name: "run" });
   if (run.state !== "granted") {
     print(
-      "The benchmark runs its clients in a separate process and needs --allow-run:\n" +
-        "  deno run --allow-net --allow-env --allow-read --allow-run tests/bench/main.ts",
+      "The benchmark runs its targets and clients in separate processes: it needs --allow-run.",
     );
     return 2;
   }
+  const place = await placement();
   const started = performance.now();
   print(
-    `relay fan-out benchmark: sizes ${SIZES.join(", ")}, ${ROUNDS} rounds each (+1 warm-up), ` +
-      `server CPU = process.cpuUsage() user+system of this process; clients in a subprocess`,
+    `relay fan-out benchmark (${PROFILE}): cases ${[...CASES].join(", ")}; ` +
+      (place.server === undefined
+        ? "NOT pinned (no taskset or a single CPU)"
+        : "targets on CPU 0, load generator on CPU 1"),
   );
-  const rows: Row[] = [];
-  let sample: string | undefined;
-  let failed = false;
-  for (const n of SIZES) {
+  const results: Results = {
+    profile: PROFILE,
+    startedAt: new Date().toISOString(),
+    pinned: place.server !== undefined,
+    deno: Deno.version.deno,
+    fanout: [],
+    distinct: [],
+    failures: [],
+  };
+  const attempt = async (what: string, run: () => Promise<void>) => {
     try {
-      sample = (await benchSize(n, rows)) ?? sample;
+      await run();
     } catch (err) {
-      failed = true;
-      print(`N=${n}: setup failed: ${err instanceof Error ? err.message : String(err)}`);
+      const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+      results.failures.push(message);
+      print(`FAILED ${message}`);
+    }
+  };
+  if (CASES.has("fanout")) {
+    for (const n of SIZES) {
+      await attempt(`fanout N=${n}`, () => fanoutCase(n, place, results));
     }
   }
+  if (CASES.has("distinct")) {
+    for (const n of DISTINCT_SIZES) {
+      await attempt(`distinct N=${n}`, () => distinctCase(n, place, results));
+    }
+  }
+  if (CASES.has("storm")) await attempt("storm", () => stormCase(place, results));
+  if (CASES.has("soak")) await attempt("soak", () => soakCase(place, results));
 
-  print();
-  print(
-    `Medians over ${ROUNDS} rounds. cpu = server process CPU (user+system) per delivered frame; ` +
-      "[min-max] across rounds; core% = server CPU / wall time.",
-  );
-  const header = [
-    pad("N", 6),
-    pad("E", 5),
-    pad("target", 22),
-    lpad("µs cpu/deliv", 13),
-    lpad("[min-max]", 13),
-    lpad("user", 6),
-    lpad("sys", 6),
-    lpad("wall ms", 9),
-    lpad("deliv/s", 9),
-    lpad("core%", 6),
-    lpad("frame B", 8),
-    lpad("vs raw", 7),
-  ].join(" ");
-  print(header);
-  print("-".repeat(header.length));
-  for (const n of SIZES) {
-    const group = rows.filter((r) => r.n === n);
-    const raw = group.find((r) => r.name === "raw broadcast");
-    const rawCpu = raw && raw.rounds.length > 0 ? summarize(raw).cpu : undefined;
-    for (const row of group) {
-      if (row.rounds.length === 0) {
-        print(
-          `${pad(String(n), 6)} ${pad(String(row.events), 5)} ${pad(row.name, 22)} FAILED: ${
-            row.error ?? "no rounds"
-          }`,
-        );
-        failed = true;
-        continue;
-      }
-      const s = summarize(row);
-      print([
-        pad(String(n), 6),
-        pad(String(row.events), 5),
-        pad(row.name, 22),
-        lpad(s.cpu.toFixed(2), 13),
-        lpad(`${s.min.toFixed(1)}-${s.max.toFixed(1)}`, 13),
-        lpad(s.user.toFixed(1), 6),
-        lpad(s.system.toFixed(1), 6),
-        lpad(s.wallMs.toFixed(0), 9),
-        lpad(Math.round(s.rate).toLocaleString("en-US"), 9),
-        lpad((s.cpuShare * 100).toFixed(0), 6),
-        lpad(String(s.frame), 8),
-        lpad(rawCpu ? `${(s.cpu / rawCpu).toFixed(2)}x` : "-", 7),
-      ].join(" "));
-      if (row.error) print(`       (stopped after ${row.rounds.length} rounds: ${row.error})`);
-      for (const note of row.notes) print(`       note: ${note}`);
-    }
+  const file = here(`./results/${PROFILE === "full" ? "last" : PROFILE}.json`);
+  let previous: Results | undefined;
+  try {
+    previous = JSON.parse(await Deno.readTextFile(file)) as Results;
+  } catch {
+    previous = undefined;
   }
+  table(results, previous);
+  if (CI) results.failures.push(...check(results));
+  await Deno.mkdir(here("./results"), { recursive: true });
+  await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
   print();
-  print(
-    "Ratios (median relay CPU per delivery / median raw CPU per delivery; DESIGN target <= 1.25x):",
-  );
-  for (const n of SIZES) {
-    const group = rows.filter((r) => r.n === n && r.rounds.length > 0);
-    const raw = group.find((r) => r.name === "raw broadcast");
-    const shared = group.find((r) => r.name === "relay, shared stream");
-    const distinct = group.find((r) => r.name === "relay, distinct subs");
-    if (!raw) continue;
-    const rc = summarize(raw).cpu;
-    const parts = [`  N=${n}:`];
-    if (shared) parts.push(`shared/raw ${(summarize(shared).cpu / rc).toFixed(2)}x`);
-    if (distinct) parts.push(`distinct/raw ${(summarize(distinct).cpu / rc).toFixed(2)}x`);
-    if (shared && distinct) {
-      parts.push(
-        `distinct/shared ${(summarize(distinct).cpu / summarize(shared).cpu).toFixed(2)}x`,
-      );
-    }
-    print(parts.join("  "));
-  }
-  if (sample) {
-    const { stringifyUs, spliceUs } = stringifyCost(sample);
-    print();
-    print(
-      `Per-socket frame building, in isolation (one ${sample.length}-byte next frame): ` +
-        `graphql-ws stringifyMessage ${stringifyUs.toFixed(2)} µs vs splicing the id into a ` +
-        `once-built payload ${spliceUs.toFixed(2)} µs.`,
-    );
-  }
-  print();
-  print(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return failed ? 1 : 0;
+  print(`numbers written to ${file}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  for (const f of results.failures) print(`FAIL ${f}`);
+  return results.failures.length > 0 ? 1 : 0;
 }
 
 Deno.exitCode = await main();
-// Everything is closed by now and the process exits on its own; should something still hold
-// the event loop open (a leak), this unref'd timer says so and ends the run anyway.
-Deno.unrefTimer(setTimeout(() => {
-  print("bench: something kept the process alive after shutdown; exiting");
-  Deno.exit(Deno.exitCode || 3);
-}, 15_000));

@@ -22,6 +22,7 @@ export function planDrpPattern(source: string, pattern: DrpPattern): Subscriptio
     source,
     interest: [{ key }],
     types: pattern.type === "*" ? undefined : [pattern.type],
+    keys: pattern.key === "*" ? undefined : [pattern.key],
     match: (e) => e.vendor === "DRP" && matchesPattern(pattern, e),
   };
 }

@@ -1,0 +1,176 @@
+/**
+ * The process under test, one per target, pinned to its own CPU by the parent.
+ *
+ * - `raw`: the floor. `Deno.serve` + `Deno.upgradeWebSocket`; it reads the same DRP
+ *   upstream as the relay, parses each event once, serialises it once, and sends that text
+ *   to every socket (shared), or to the one socket that sent the event's key as its first
+ *   message (distinct).
+ * - `relay`: the real relay (`createApp`, the `Deno.serve` handler `main.ts` uses) with one
+ *   DRP source pointing at the load generator's simulator.
+ *
+ * Argument: one JSON {@link ServerConfig}. Commands (JSON lines, see lines.ts): `stats`
+ * (memory after a full GC when `--v8-flags=--expose-gc` is on, CPU so far, sockets and
+ * subscribers) and `quit`. The first answer line is `{ port }` once listening.
+ *
+ * @module
+ */
+import process from "node:process";
+import { createApp } from "../../src/app.ts";
+import { parseConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/platform/log.ts";
+import { createRedactor } from "../../src/platform/redact.ts";
+import { announce, serveCommands } from "./lines.ts";
+
+/** What the parent passes in argv[0]. */
+export interface ServerConfig {
+  mode: "raw" | "relay";
+  /** The DRP source entry (`url`, `username`, `password`, ...). */
+  source: { url: string; username: string; password: string } & Record<string, unknown>;
+  /** relay: extra top-level config (`server.limits`, ...); absent means the defaults. */
+  relayConfig?: Record<string, unknown>;
+  /** raw: the DRP filter to register (`machines.*.*`). */
+  filter?: string;
+}
+
+/** What `stats` answers. */
+export interface ServerStats {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  /** Process CPU so far, µs (user + system). */
+  cpuUs: number;
+  sockets: number;
+  subscribers: number;
+  slowConsumerCloses: number;
+  rateLimited: number;
+  warnings: number;
+}
+
+const config = JSON.parse(Deno.args[0] ?? "{}") as ServerConfig;
+const gc = (globalThis as { gc?: () => void }).gc;
+
+interface Target {
+  port: number;
+  sockets(): number;
+  subscribers(): number;
+  counters(): { slowConsumerCloses: number; rateLimited: number };
+  close(): Promise<void>;
+}
+
+async function listen(handler: Deno.ServeHandler): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => resolve() }, handler);
+  await promise;
+  return server;
+}
+
+let warnings = 0;
+
+async function startRaw(): Promise<Target> {
+  const all = new Set<WebSocket>();
+  const byKey = new Map<string, WebSocket>();
+  const server = await listen((req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onopen = () => all.add(socket);
+    // Distinct clients name their key in their first message; shared ones send nothing.
+    socket.onmessage = (e) => {
+      byKey.set(String(e.data), socket);
+      all.delete(socket);
+    };
+    socket.onclose = () => all.delete(socket);
+    socket.onerror = () => {};
+    return response;
+  });
+  const { url, username, password } = config.source;
+  const upstream = new WebSocket(url, {
+    headers: { authorization: `Basic ${btoa(`${username}:${password}`)}` },
+  } as unknown as string[]);
+  upstream.onopen = () => upstream.send(`register ${config.filter ?? "*.*.*"}`);
+  upstream.onmessage = (e) => {
+    const event = JSON.parse(String(e.data)) as { Type?: string; Key?: string };
+    if (event.Type === "websocket") return; // a register acknowledgement
+    const text = JSON.stringify(event); // once per event, like any broadcaster must
+    const target = event.Key === undefined ? undefined : byKey.get(event.Key);
+    if (target) target.send(text);
+    else for (const s of all) s.send(text);
+  };
+  await new Promise((resolve) => upstream.addEventListener("message", resolve, { once: true }));
+  return {
+    port: server.addr.port,
+    sockets: () => all.size + byKey.size,
+    subscribers: () => all.size + byKey.size,
+    counters: () => ({ slowConsumerCloses: 0, rateLimited: 0 }),
+    async close() {
+      upstream.close();
+      await server.shutdown();
+    },
+  };
+}
+
+async function startRelay(): Promise<Target> {
+  const { config: parsed, secrets } = parseConfig(
+    { ...config.relayConfig, logLevel: "warn", sources: [{ name: "drp", ...config.source }] },
+    () => undefined,
+  );
+  const log = createLogger({
+    level: "warn",
+    redact: createRedactor(secrets),
+    sink: (_level, line) => {
+      if (line.includes("no auth section") || line.includes("going away")) return;
+      if (warnings++ < 5) {
+        Deno.stderr.writeSync(new TextEncoder().encode(`relay: ${line.slice(0, 300)}\n`));
+      }
+    },
+  });
+  const app = createApp({ config: parsed, secrets, log });
+  app.start();
+  const server = await listen(app.fetch);
+  return {
+    port: server.addr.port,
+    sockets: () => app.ws.stats.open,
+    subscribers: () => app.ws.shared.memberCount,
+    counters: () => ({
+      slowConsumerCloses: app.ws.stats.slowConsumerCloses,
+      rateLimited: app.ws.stats.rateLimited,
+    }),
+    async close() {
+      await app.close();
+      await server.shutdown();
+    },
+  };
+}
+
+const target = config.mode === "raw" ? await startRaw() : await startRelay();
+announce({ port: target.port });
+
+await serveCommands(async (command) => {
+  if (command.cmd === "stats") {
+    if (command.gc && gc) {
+      // Several passes with turns between them, so weak and finalised objects go too.
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    const m = Deno.memoryUsage();
+    const cpu = process.cpuUsage();
+    const stats: ServerStats = {
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      heapTotal: m.heapTotal,
+      cpuUs: cpu.user + cpu.system,
+      sockets: target.sockets(),
+      subscribers: target.subscribers(),
+      ...target.counters(),
+      warnings,
+    };
+    return stats;
+  }
+  if (command.cmd === "quit") {
+    await target.close();
+    return true;
+  }
+  throw new Error(`unknown command ${command.cmd}`);
+});
+// Anything left (a socket mid-close) must not keep the process alive.
+Deno.exit(0);
