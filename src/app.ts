@@ -14,6 +14,7 @@ import { createAuthenticator } from "./server/auth.ts";
 import type { Config } from "./config.ts";
 import { buildRelaySchema } from "./graphql/schema.ts";
 import { createWsHandler, type WsHandler } from "./graphql/ws_handler.ts";
+import { acceptsEventStream, createSseHandler, type SseHandler } from "./graphql/sse_handler.ts";
 import { ClusterNode } from "./cluster/node.ts";
 import { Hub } from "./hub/hub.ts";
 import type { Clock } from "./platform/clock.ts";
@@ -51,6 +52,7 @@ export interface App extends AsyncDisposable {
   readonly relay: Relay;
   readonly hub: Hub;
   readonly ws: WsHandler;
+  readonly sse: SseHandler;
   readonly log: Logger;
   readonly redact: Redactor;
   /** The cluster node, in cluster mode. */
@@ -232,11 +234,29 @@ export function createApp(deps: AppDeps): App {
     maxMessageBytes: server.limits.maxMessageBytes,
     subscriptionsPerMinute: server.limits.subscriptionsPerMinute,
   });
+  const sse = createSseHandler({
+    schema,
+    relay,
+    log: log.child({ component: "sse" }),
+    clock,
+    parse: (source) => checks.parse(source),
+    validate: (s, document) => checks.validate(s, document),
+    shared: ws.shared,
+    limiter: ws.limiter,
+    subscriptionsPerMinute: server.limits.subscriptionsPerMinute,
+    maxStreamsPerKey: server.limits.maxSubscriptionsPerSocket,
+    maxBufferedBytes: server.maxBufferedBytes,
+    hideSuggestions: !checks.suggestions,
+  });
   const handler = createHandler({
     relay,
     graphqlPath: server.graphqlPath,
-    http: (req, scope) => {
+    http: async (req, scope) => {
       if (graphiqlPage && wantsGraphiql(req)) return graphiqlPage(req);
+      if (acceptsEventStream(req)) {
+        const streamed = await sse(req, scope);
+        if (streamed) return streamed;
+      }
       scopes.set(req, scope);
       return yoga.fetch(req);
     },
@@ -254,6 +274,7 @@ export function createApp(deps: AppDeps): App {
 
   const close = () => {
     closed ??= (async () => {
+      sse.closeAll();
       await ws.closeAll();
       abort.abort();
       await cluster?.close();
@@ -273,6 +294,7 @@ export function createApp(deps: AppDeps): App {
     relay,
     hub,
     ws,
+    sse,
     log,
     redact,
     cluster,

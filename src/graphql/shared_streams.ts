@@ -21,8 +21,11 @@ import { nextTurn } from "../platform/next_turn.ts";
 type Result = ExecutionResult;
 type Started = AsyncIterable<Result> | Result;
 
-/** Writes one result, already serialised as JSON text, to a member's socket. */
-export type Deliver = (payloadText: string) => void;
+/**
+ * Writes one result, already serialised as JSON text, to a member's socket; the result
+ * itself comes along for members that need more than its text (SSE reads its cursor).
+ */
+export type Deliver = (payloadText: string, result: Result) => void;
 
 interface Member {
   /** Results for members without `deliver`; for the others it only signals the end. */
@@ -143,7 +146,7 @@ export class SharedStreams {
           if (member.queue.closed) continue;
           text ??= JSON.stringify(next.value);
           try {
-            member.deliver(text);
+            member.deliver(text, next.value);
           } catch {
             // That socket is closing; its close handler removes the member.
           }

@@ -94,6 +94,8 @@ export interface WsHandler {
   (req: Request): Response;
   readonly stats: WsStats;
   readonly shared: SharedStreams;
+  /** The per-key new-subscription bucket (SSE subscriptions draw from it too). */
+  readonly limiter: { take(key: string): boolean };
   /**
    * Graceful shutdown: sends `complete` for every running subscription, then closes every
    * socket with 1001 (going away, which graphql-ws clients retry against a new instance).
@@ -309,6 +311,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
   Object.defineProperties(handler, {
     stats: { value: stats },
     shared: { value: shared },
+    limiter: { value: limiter },
     closeAll: { value: closeAll },
   });
   return handler;
@@ -319,7 +322,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
  * whose replay is specific to the moment they join. The key includes the access scope, so
  * clients with different rights never share.
  */
-function shareKeyOf(
+export function shareKeyOf(
   op: NonNullable<ReturnType<typeof getOperationAST>>,
   scope: AccessScope,
   operationName: string | null | undefined,
