@@ -44,7 +44,12 @@ export interface ScenarioOptions {
   timeoutMs?: number;
   /** Extra relay config. */
   config?: Record<string, unknown>;
+  /** The two cuts, at a third and two thirds of the stream (default: both cut the proxy). */
+  drops?: [Drop, Drop];
 }
+
+/** One way to cut the client off mid-stream. */
+export type Drop = (relay: TestRelay, proxy: TcpProxy) => void;
 
 /** Runs the scenario against the client `start` creates. */
 export async function runReconnectScenario(
@@ -73,8 +78,10 @@ export async function runReconnectScenario(
       20_000,
     );
     const expected: string[] = [];
+    const [first, second] = options.drops ?? [(_, p) => p.dropAll(), (_, p) => p.dropAll()];
     for (let i = 0; i < total; i++) {
-      if (i === Math.floor(total / 3) || i === Math.floor((2 * total) / 3)) proxy.dropAll();
+      if (i === Math.floor(total / 3)) first(relay, proxy);
+      if (i === Math.floor((2 * total) / 3)) second(relay, proxy);
       const key = `e-${i}`;
       expected.push(key);
       sim.emit({ Type: "machines", Action: "update", Key: key, Object: { Name: key } });
