@@ -114,8 +114,27 @@ export function runExample(name: string, urls: ScenarioUrls): ScenarioClient & {
   lines: unknown[];
 } {
   const script = new URL(`../../examples/${name}.ts`, import.meta.url).pathname;
+  return runProgram([
+    "run",
+    "--allow-net",
+    "--allow-env",
+    script,
+    urls.wsUrl,
+    "--type",
+    "machines",
+  ]);
+}
+
+/**
+ * Runs `deno <args>` and collects what it prints, one JSON object a line; `{"event":{"key"}}`
+ * lines are the events received. `close()` stops it (SIGTERM) unless it has exited.
+ */
+export function runProgram(args: string[]): ScenarioClient & {
+  lines: unknown[];
+  exited: Promise<Deno.CommandStatus>;
+} {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", script, urls.wsUrl, "--type", "machines"],
+    args,
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
@@ -129,24 +148,38 @@ export function runExample(name: string, urls: ScenarioUrls): ScenarioClient & {
       buffer += decoder.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = JSON.parse(buffer.slice(0, nl));
+        const text = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
+        let line;
+        try {
+          line = JSON.parse(text);
+        } catch {
+          line = { text };
+        }
         lines.push(line);
         if (line.event?.key) keys.push(line.event.key);
       }
     }
   })();
   const stderr = new Response(child.stderr).text();
+  let done = false;
+  const exited = child.status.then((s) => {
+    done = true;
+    return s;
+  });
   return {
     keys,
     lines,
+    exited,
     close: async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already exited
+      if (!done) {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // already exited
+        }
       }
-      await child.status;
+      await exited;
       await reading.catch(() => {});
       const err = await stderr;
       if (err.trim()) lines.push({ stderr: err.slice(0, 2000) });

@@ -106,10 +106,12 @@ export async function openSse(
         if (done || Date.now() > deadline) {
           throw new Error(`SSE: wanted ${n} results, got ${frames.length} frames (ended ${done})`);
         }
+        let timer: ReturnType<typeof setTimeout> | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, 100);
+          timer = setTimeout(resolve, 100);
         });
+        clearTimeout(timer);
       }
     },
     close,
