@@ -274,12 +274,14 @@ export function createApp(deps: AppDeps): App {
 
   const close = () => {
     closed ??= (async () => {
-      sse.closeAll();
       await ws.closeAll();
       abort.abort();
       await cluster?.close();
       await Promise.all(runs);
       await hub.drained();
+      // Last, so a browser's reconnect (after `retry:`) finds the process gone and retries,
+      // rather than getting the 503 of a closing relay, which ends an EventSource for good.
+      sse.closeAll();
       hub.close();
     })();
     return closed;

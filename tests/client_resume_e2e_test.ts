@@ -1,8 +1,9 @@
 /**
  * Client apps end to end: the resuming graphql-ws helper (client/mod.ts) and the Apollo and
- * urql examples (examples/), each against a live relay whose client connections are cut
- * mid-stream. Every event must arrive exactly once and in order; the figures are printed
- * for the closing note.
+ * urql examples (examples/), each against a live relay: the client's connection is cut
+ * mid-stream, then the relay node it is connected to is restarted (a cluster on a real
+ * redis-server, so events outlive the process) while events keep flowing. Every event must
+ * arrive exactly once and in order; the figures are printed for the closing note.
  */
 import { assert, assertEquals, assertInstanceOf } from "@std/assert";
 import { createResumingClient, CursorExpiredError, resuming } from "../client/mod.ts";
@@ -16,6 +17,27 @@ import {
 } from "./helpers/reconnect_scenario.ts";
 import { startRelay, waitFor } from "./helpers/relay.ts";
 import { startTcpProxy } from "./helpers/tcp_proxy.ts";
+import { redisAvailable, startRedis } from "./helpers/redis_server.ts";
+
+const withRedis = redisAvailable("relay-restart reconnect tests (tests/client_resume_e2e_test.ts)");
+
+/** Runs `fn` with a fresh redis-server, as a Deno.test that needs one. */
+function restartTest(
+  name: string,
+  fn: (redis: Awaited<ReturnType<typeof startRedis>>) => Promise<void>,
+) {
+  Deno.test({
+    name,
+    ignore: !withRedis,
+    // node-redis keeps sockets and timers a little past quit().
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using redis = await startRedis();
+      await fn(redis);
+    },
+  });
+}
 
 const FOLLOW = `subscription Follow($type: String, $after: ID) {
   drpEvents(type: $type, after: $after) { id type key }
@@ -28,7 +50,8 @@ function report(name: string, f: ReconnectFigures): void {
   // deno-lint-ignore no-console
   console.log(
     `reconnect figures ${name}: sent ${f.sent}, received ${f.received}, duplicated ` +
-      `${f.duplicated}, missing ${f.missing}, in order ${f.inOrder}, connections ${f.connections}`,
+      `${f.duplicated}, missing ${f.missing}, in order ${f.inOrder}, connections ${f.connections}` +
+      `, relay restarts ${f.restarts}`,
   );
 }
 
@@ -38,6 +61,7 @@ function assertExact(f: ReconnectFigures): void {
     { received: f.sent, duplicated: 0, missing: 0, inOrder: true },
   );
   assert(f.connections >= 3, `the client reconnected twice (${f.connections} connections)`);
+  assertEquals(f.restarts, withRedis ? 1 : 0, "the relay was restarted mid-stream");
 }
 
 function helperClient(wsUrl: string): ScenarioClient {
@@ -59,11 +83,16 @@ function helperClient(wsUrl: string): ScenarioClient {
   };
 }
 
-Deno.test("graphql-ws with the resuming helper: cut sockets cost no event and repeat none", async () => {
-  const figures = await runReconnectScenario(async ({ wsUrl }) => await helperClient(wsUrl));
-  report("graphql-ws (client/mod.ts)", figures);
-  assertExact(figures);
-});
+restartTest(
+  "graphql-ws with the resuming helper: a cut socket and a relay restart cost no event, repeat none",
+  async (redis) => {
+    const figures = await runReconnectScenario(async ({ wsUrl }) => await helperClient(wsUrl), {
+      restart: redis,
+    });
+    report("graphql-ws (client/mod.ts)", figures);
+    assertExact(figures);
+  },
+);
 
 Deno.test("plain graphql-ws re-sends its first payload: the same cuts lose events", async () => {
   const figures = await runReconnectScenario(({ wsUrl }) => {
@@ -86,20 +115,23 @@ Deno.test("plain graphql-ws re-sends its first payload: the same cuts lose event
   assert(figures.missing > 0, "without resuming, events sent while away are lost");
 });
 
-Deno.test("Apollo Client example (GraphQLWsLink in a split link): exactly once, in order", async () => {
-  const figures = await runReconnectScenario(({ wsUrl }) => {
-    const run = runExample("apollo", { wsUrl, httpUrl: wsUrl.replace(/^ws/, "http") });
-    return Promise.resolve(run);
-  }, { timeoutMs: 60_000 });
-  report("Apollo Client (examples/apollo.ts)", figures);
-  assertExact(figures);
-});
+restartTest(
+  "Apollo Client example (GraphQLWsLink in a split link): exactly once, in order",
+  async (redis) => {
+    const figures = await runReconnectScenario(({ wsUrl }) => {
+      const run = runExample("apollo", { wsUrl, httpUrl: wsUrl.replace(/^ws/, "http") });
+      return Promise.resolve(run);
+    }, { timeoutMs: 60_000, restart: redis });
+    report("Apollo Client (examples/apollo.ts)", figures);
+    assertExact(figures);
+  },
+);
 
-Deno.test("urql example (subscriptionExchange): exactly once, in order", async () => {
+restartTest("urql example (subscriptionExchange): exactly once, in order", async (redis) => {
   const figures = await runReconnectScenario(({ wsUrl }) => {
     const run = runExample("urql", { wsUrl, httpUrl: wsUrl.replace(/^ws/, "http") });
     return Promise.resolve(run);
-  }, { timeoutMs: 60_000 });
+  }, { timeoutMs: 60_000, restart: redis });
   report("urql (examples/urql.ts)", figures);
   assertExact(figures);
 });

@@ -1,13 +1,21 @@
 /**
  * The reconnect scenario every client transport is held to: a relay with a DRP source, a
  * client subscribed to `machines` events through a TCP proxy, a steady stream of events
- * with known keys, and the client's connection cut (no close frame) twice mid-stream. The
- * figures say how many events were sent, received, duplicated and missing, and whether they
- * arrived in order.
+ * with known keys, and the client cut off twice mid-stream: by default both cuts drop the
+ * connection (no close frame); with `restart`, the second cut restarts the relay the client
+ * is connected to. The figures say how many events were sent, received, duplicated and
+ * missing, and whether they arrived in order.
+ *
+ * A restart can only lose nothing if the events outlive the process, so `restart` runs the
+ * relay as a cluster on a real redis-server: an ingest node holds the vendor socket and
+ * appends to the source's stream, the client's edge node serves from it and is the one
+ * restarted (SIGTERM-style close, then a new process-equivalent app on a new port).
  *
  * @module
  */
 import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
+import { startNode } from "./cluster.ts";
+import type { TestRedis } from "./redis_server.ts";
 import { sourceStatus, startRelay, type TestRelay, waitFor } from "./relay.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp_proxy.ts";
 
@@ -32,6 +40,8 @@ export interface ReconnectFigures {
   inOrder: boolean;
   /** Connections the proxy accepted (first connect plus reconnects). */
   connections: number;
+  /** Relay restarts during the run. */
+  restarts: number;
 }
 
 /** Options for {@link runReconnectScenario}. */
@@ -45,7 +55,9 @@ export interface ScenarioOptions {
   /** Extra relay config. */
   config?: Record<string, unknown>;
   /** The two cuts, at a third and two thirds of the stream (default: both cut the proxy). */
-  drops?: [Drop, Drop];
+  drops?: [Drop | "restart", Drop | "restart"];
+  /** Make the second cut a restart of the client's relay node, in a cluster on this Redis. */
+  restart?: TestRedis;
 }
 
 /** One way to cut the client off mid-stream. */
@@ -61,16 +73,30 @@ export async function runReconnectScenario(
   await using sim = createDrpSimulator();
   await sim.start();
   // Standing interest: upstream events reach the history even while no client is connected.
-  await using relay = await startRelay([{ ...sim.sourceConfig("lab"), standing: ["*.*.*"] }], {
-    ...(options.config ? { config: options.config } : {}),
-    logLevel: "warn",
-  });
+  const sources = [{ ...sim.sourceConfig("lab"), standing: ["*.*.*"] }];
+  const redis = options.restart;
+  const ingest = redis ? await startNode(redis, "ingest", sources, { role: "ingest" }) : undefined;
+  const startEdge = () =>
+    redis ? startNode(redis, "edge", sources, { role: "edge" }) : startRelay(sources, {
+      ...(options.config ? { config: options.config } : {}),
+      logLevel: "warn",
+    });
+  let relay = await startEdge();
   await waitFor(() => sim.sessions().some((s) => s.filters.includes("*.*.*")), "standing register");
-  const relayPort = Number(new URL(relay.httpUrl).port);
-  await using proxy: TcpProxy = startTcpProxy(relayPort);
+  await using proxy: TcpProxy = startTcpProxy(Number(new URL(relay.httpUrl).port));
   const base = `127.0.0.1:${proxy.port}${new URL(relay.httpUrl).pathname}`;
   const before = (await sourceStatus(relay.httpUrl, "lab")).subscribers;
   const client = await start({ wsUrl: `ws://${base}`, httpUrl: `http://${base}` }, relay);
+  let restarting: Promise<void> = Promise.resolve();
+  let restarts = 0;
+  const restartEdge: Drop = () => {
+    restarting = (async () => {
+      restarts++;
+      await relay.close();
+      relay = await startEdge();
+      proxy.retarget(Number(new URL(relay.httpUrl).port));
+    })();
+  };
   try {
     await waitFor(
       async () => (await sourceStatus(relay.httpUrl, "lab")).subscribers > before,
@@ -78,7 +104,12 @@ export async function runReconnectScenario(
       20_000,
     );
     const expected: string[] = [];
-    const [first, second] = options.drops ?? [(_, p) => p.dropAll(), (_, p) => p.dropAll()];
+    const cut: Drop = (_, p) => p.dropAll();
+    const pick = (d: Drop | "restart") => (d === "restart" ? restartEdge : d);
+    const [first, second] = (options.drops ?? [cut, redis ? "restart" : cut]).map(pick) as [
+      Drop,
+      Drop,
+    ];
     for (let i = 0; i < total; i++) {
       if (i === Math.floor(total / 3)) first(relay, proxy);
       if (i === Math.floor((2 * total) / 3)) second(relay, proxy);
@@ -87,6 +118,7 @@ export async function runReconnectScenario(
       sim.emit({ Type: "machines", Action: "update", Key: key, Object: { Name: key } });
       await new Promise((r) => setTimeout(r, gapMs));
     }
+    await restarting;
     await waitFor(
       () => new Set(client.keys).size >= total || undefined,
       `all ${total} events (got ${new Set(client.keys).size})`,
@@ -103,9 +135,13 @@ export async function runReconnectScenario(
       missing: expected.filter((k) => !unique.has(k)).length,
       inOrder: keys.every((k, i) => k === expected[i]),
       connections: proxy.accepted,
+      restarts,
     };
   } finally {
     await client.close();
+    await restarting.catch(() => {});
+    await relay.close();
+    await ingest?.close();
   }
 }
 
