@@ -83,9 +83,6 @@ export function createApp(deps: AppDeps): App {
       ...(source.caCert ? [source.caCert] : []),
       ...(source.caFile ? [readTextFile(source.caFile)] : []),
     ];
-    hub.addSource(source.name, mod.vendor, source.history, {
-      resumeWindowMs: source.resumeWindowMs,
-    });
     const connectors = mod.createConnectors(source, {
       ctx: {
         log: slog,
@@ -95,6 +92,13 @@ export function createApp(deps: AppDeps): App {
       clock,
       caCerts,
       fetch: deps.fetch ?? fetch,
+    });
+    hub.addSource(source.name, mod.vendor, source.history, {
+      resumeWindowMs: source.resumeWindowMs,
+      sockets: connectors.length,
+      ...(mod.interestCovers ? { interestCovers: mod.interestCovers } : {}),
+      // In cluster mode the holder's sockets receive and the stream's gap record applies.
+      coverage: !config.cluster,
     });
     const supervisors = connectors.map((connector, i) =>
       new Supervisor({
@@ -111,6 +115,7 @@ export function createApp(deps: AppDeps): App {
         random,
         socketFactory: deps.socketFactory ?? denoWebSocketFactory,
         publish: (event) => cluster ? cluster.publisher(source.name)(event) : hub.publish(event),
+        onReceiving: (items) => hub.reportReceiving(source.name, i, items),
         log: connectors.length === 1 ? slog : slog.child({ socket: i + 1 }),
         redact,
         onChange: () => cluster?.statusChanged(source.name),

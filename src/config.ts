@@ -166,8 +166,72 @@ function sourcesOf(doc: unknown): unknown[] {
   return Array.isArray(sources) ? sources : [];
 }
 
-function issuesToLines(error: z.ZodError, prefix: Path): string[] {
-  return error.issues.map((i) => `${formatPath([...prefix, ...i.path])}: ${i.message}`);
+/** A known key close enough to `key` to be what was meant (one or two edits away). */
+function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance with adjacent transpositions counted as one edit. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      }
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The keys an object schema at `path` accepts, for suggestions; empty when unknown. */
+function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let node: unknown = schema;
+  for (const p of path) {
+    const shape = (node as { shape?: Record<string, unknown> } | undefined)?.shape;
+    node = unwrap(shape?.[String(p)]);
+    if (node === undefined) return [];
+  }
+  const shape = (node as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+/** Looks through defaults and optionals to the object schema inside. */
+function unwrap(schema: unknown): unknown {
+  let node = schema as { unwrap?: () => unknown; def?: { innerType?: unknown } } | undefined;
+  for (let i = 0; i < 5 && node; i++) {
+    const inner = node.def?.innerType ??
+      (typeof node.unwrap === "function" ? node.unwrap() : undefined);
+    if (!inner) break;
+    node = inner as typeof node;
+  }
+  return node;
+}
+
+function issuesToLines(error: z.ZodError, prefix: Path, schema?: z.ZodType): string[] {
+  return error.issues.flatMap((i) => {
+    if (i.code !== "unrecognized_keys") {
+      return [`${formatPath([...prefix, ...i.path])}: ${i.message}`];
+    }
+    // One line per key, each naming its own path: a typo like "histroy" would otherwise
+    // be accepted silently and change nothing.
+    const known = schema ? knownKeysAt(schema, i.path) : [];
+    return i.keys.map((key) => {
+      const hint = closestKey(key, known);
+      return `${formatPath([...prefix, ...i.path, key])}: unknown key` +
+        (hint ? ` (did you mean "${hint}"?)` : "");
+    });
+  });
 }
 
 /**
@@ -188,7 +252,7 @@ export function parseConfig(
   const report = (lines: string[]) =>
     problems.push(...lines.filter((l) => !unset.has(l.slice(0, l.indexOf(": ")))));
   const top = topSchema.safeParse(resolved);
-  if (!top.success) report(issuesToLines(top.error, []));
+  if (!top.success) report(issuesToLines(top.error, [], topSchema));
   const sources: SourceConfigBase[] = [];
   const names = new Map<string, number>();
   // Sources are checked even when the top level is bad, so every bad field is named at once.
@@ -203,7 +267,7 @@ export function parseConfig(
     }
     const parsed = mod.configSchema.safeParse(raw);
     if (!parsed.success) {
-      report(issuesToLines(parsed.error, ["sources", i]));
+      report(issuesToLines(parsed.error, ["sources", i], mod.configSchema));
       return;
     }
     const previous = names.get(parsed.data.name);

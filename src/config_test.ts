@@ -126,14 +126,38 @@ Deno.test("parseConfig()", async (t) => {
     assertEquals(problems, ['sources[1].name: "lab-drp" is already used by sources[0]']);
   });
 
-  await t.step("unknown keys are rejected (strict)", () => {
-    const top = problemsOf({ sever: { port: 1 } });
-    assertEquals(top.length, 1);
-    assert(top[0]!.startsWith("(root): "), top[0]);
-    assertStringIncludes(top[0]!, "sever");
-    const nested = problemsOf({ server: { prot: 1 } });
-    assert(nested[0]!.startsWith("server: "), nested[0]);
-    assertStringIncludes(nested[0]!, "prot");
+  await t.step("unknown keys are rejected (strict), each named by its path", () => {
+    assertEquals(problemsOf({ sever: { port: 1 } }), [
+      'sever: unknown key (did you mean "server"?)',
+    ]);
+    assertEquals(problemsOf({ server: { prot: 1 } }), [
+      'server.prot: unknown key (did you mean "port"?)',
+    ]);
+  });
+
+  await t.step("unknown keys inside a source are rejected too, nested ones included", () => {
+    assertEquals(
+      problemsOf({
+        sources: [drp({ histroy: 5, standng: ["*.*.*"], reconnect: { baseMS: 5 }, zzz: 1 })],
+      }),
+      [
+        'sources[0].reconnect.baseMS: unknown key (did you mean "baseMs"?)',
+        'sources[0].histroy: unknown key (did you mean "history"?)',
+        'sources[0].standng: unknown key (did you mean "standing"?)',
+        "sources[0].zzz: unknown key",
+      ],
+    );
+  });
+
+  await t.step("resumeWindowMs defaults to 60 s; 0 turns the window off", () => {
+    const { config } = parseConfig(
+      { sources: [drp(), drp({ name: "b", resumeWindowMs: 0 })] },
+      () => undefined,
+    );
+    assertEquals(config.sources.map((s) => s.resumeWindowMs), [60_000, 0]);
+    assert(problemsOf({ sources: [drp({ resumeWindowMs: -1 })] })[0]!.startsWith(
+      "sources[0].resumeWindowMs: ",
+    ));
   });
 
   await t.step("a document that is not an object is refused", () => {

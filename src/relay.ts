@@ -7,6 +7,7 @@
  */
 import type { ClusterInfo, ClusterNode } from "./cluster/node.ts";
 import type { Hub, SubscriptionPart } from "./hub/hub.ts";
+import type { Gap } from "./hub/coverage.ts";
 import type { InterestEntry } from "./hub/interest_table.ts";
 import { type AccessScope, allowsEvent, allowsSource, OPEN_SCOPE } from "./model/access.ts";
 import { RelayError } from "./model/errors.ts";
@@ -31,6 +32,8 @@ export interface SourceInfo extends SupervisorStatus {
   holder: string | undefined;
   /** The hub's wanted interest keys, lingering ones marked. */
   interestItems: InterestEntry[];
+  /** Recent periods without coverage, newest first. */
+  gaps: Gap[];
 }
 
 /** Selects sources for the cross-vendor fields. */
@@ -111,6 +114,7 @@ export class Relay {
       lastEventAt: stats.lastEventAt,
       subscribers: this.#hub.subscriberCount(name),
       interestItems: this.#hub.interestEntries(name),
+      gaps: this.#hub.gaps(name),
     };
   }
 

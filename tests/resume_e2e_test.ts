@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { createDrpSimulator, type DrpSimulator } from "../src/simulators/drp/simulator.ts";
-import { connectClient } from "./helpers/gql_client.ts";
+import { type Collector, connectClient, type ReceivedError } from "./helpers/gql_client.ts";
 import { httpQuery, startRelay, waitFor } from "./helpers/relay.ts";
 
 const SUB = `subscription($after: ID) {
@@ -44,16 +44,17 @@ type InterestRow = {
 
 /** Subscribes, receives k1, and drops the socket; returns the cursor of k1. */
 async function receiveOneAndDrop(
-  relay: { wsUrl: string; app: { hub: { subscriberCount(s: string): number } } },
+  relay: { wsUrl: string; app: { ws: { stats: { open: number } } } },
   sim: DrpSimulator,
 ): Promise<string> {
+  const others = relay.app.ws.stats.open;
   const first = connectClient(relay.wsUrl);
   const live = first.subscribe<Row>(SUB);
   await waitFor(() => registered(sim, "profiles.*.*"), "register profiles.*.*");
   emit(sim, "k1");
   const [k1] = await live.waitForCount(1);
   await first.close();
-  await waitFor(() => relay.app.hub.subscriberCount("lab") === 0, "the subscriber gone");
+  await waitFor(() => relay.app.ws.stats.open === others, "the subscriber's socket gone");
   return k1!.drpEvents.id;
 }
 
@@ -89,4 +90,103 @@ Deno.test("the only subscriber drops and returns within the resume window: full 
   assertEquals(home.data?.source.interestItems.map((i) => [i.subscribers, i.lingering]), [
     [1, false],
   ]);
+});
+
+const GAPS_QUERY = `{ source(name: "lab") { gaps { reason interest from to } } }`;
+type GapsRow = {
+  source: { gaps: { reason: string; interest: string | null; from: string; to: string | null }[] };
+};
+
+/** The single error a refused subscription ended with (an `error` message or a result). */
+function refusal(c: Collector<Row>): { message: string; code: string | undefined } {
+  const errors = [
+    ...(Array.isArray(c.error) ? c.error as ReceivedError[] : []),
+    ...c.results.flatMap((r) => r.errors ?? []),
+  ];
+  assertEquals(errors.length, 1, JSON.stringify(errors));
+  return { message: errors[0]!.message, code: errors[0]!.extensions?.code };
+}
+
+Deno.test("the only subscriber returns after the resume window: CURSOR_EXPIRED, not a silent hole", async () => {
+  await using sim = createDrpSimulator();
+  await sim.start();
+  await using relay = await startRelay([{ ...sim.sourceConfig("lab"), resumeWindowMs: 300 }]);
+  const after = await receiveOneAndDrop(relay, sim);
+  await waitFor(() => !registered(sim, "profiles.*.*"), "deregister when the window ends");
+  // Nobody is registered: the upstream sends these to no one.
+  assertEquals(sim.emit({ Type: "profiles", Action: "save", Key: "k2" }), 0);
+  assertEquals(sim.emit({ Type: "profiles", Action: "save", Key: "k3" }), 0);
+
+  await using back = connectClient(relay.wsUrl);
+  const resumed = back.subscribe<Row>(SUB, { after });
+  await resumed.waitForEnd();
+  const { code, message } = refusal(resumed);
+  assertEquals(code, "CURSOR_EXPIRED");
+  assert(
+    /interest "profiles\.\*\.\*" was not registered upstream between \S+Z and now \(\S+Z\)/
+      .test(message),
+    message,
+  );
+  assertEquals(resumed.data, [], "nothing replayed");
+  assertEquals(commands(sim), ["register profiles.*.*", "deregister profiles.*.*"]);
+
+  const gaps = await httpQuery<GapsRow>(relay.httpUrl, GAPS_QUERY);
+  const [gap] = gaps.data?.source.gaps ?? [];
+  assertEquals([gap?.reason, gap?.interest, gap?.to], ["NOT_REGISTERED", "profiles.*.*", null]);
+
+  // What the client should do: refetch state, then subscribe without after:.
+  const fresh = back.subscribe<Row>(SUB);
+  await waitFor(() => registered(sim, "profiles.*.*"), "registered again");
+  emit(sim, "k4");
+  assertEquals((await fresh.waitForCount(1)).map((r) => r.drpEvents.key), ["k4"]);
+  const closed = await httpQuery<GapsRow>(relay.httpUrl, GAPS_QUERY);
+  assert(closed.data?.source.gaps[0]?.to, "the gap closed once registered again");
+});
+
+Deno.test("a replay across an upstream outage fails with CURSOR_EXPIRED naming it; live subscribers carry on", async () => {
+  await using sim = createDrpSimulator();
+  await sim.start();
+  await using relay = await startRelay([
+    { ...sim.sourceConfig("lab"), reconnect: { baseMs: 20, maxMs: 100 } },
+  ]);
+  await using stayer = connectClient(relay.wsUrl);
+  const live = stayer.subscribe<Row>(SUB);
+  await stayer.connected();
+  await waitFor(() => relay.app.ws.stats.open === 1, "the staying client connected");
+  const after = await receiveOneAndDrop(relay, sim);
+  await live.waitForCount(1);
+
+  sim.server.dropConnections();
+  // Sent while the relay is away: lost for everyone.
+  assertEquals(sim.emit({ Type: "profiles", Action: "save", Key: "k2" }), 0);
+  await waitFor(
+    () => relay.app.relay.source("lab")?.reconnects === 1 && registered(sim, "profiles.*.*"),
+    "reconnected and registered again",
+  );
+  await waitFor(
+    () => relay.app.hub.gaps("lab").some((g) => g.reason === "UPSTREAM_DISCONNECTED" && g.to),
+    "the outage closed in coverage",
+  );
+  emit(sim, "k3");
+  assertEquals((await live.waitForCount(2)).map((r) => r.drpEvents.key), ["k1", "k3"]);
+  assertEquals(live.completed, false, "the live subscriber was not interrupted");
+
+  await using back = connectClient(relay.wsUrl);
+  const resumed = back.subscribe<Row>(SUB, { after });
+  await resumed.waitForEnd();
+  const { code, message } = refusal(resumed);
+  assertEquals(code, "CURSOR_EXPIRED");
+  assert(/upstream "lab" was disconnected between \S+Z and \S+Z/.test(message), message);
+  assertEquals(resumed.data, []);
+
+  const gaps = await httpQuery<GapsRow>(relay.httpUrl, GAPS_QUERY);
+  const outage = gaps.data?.source.gaps.find((g) => g.reason === "UPSTREAM_DISCONNECTED");
+  assertEquals(outage?.interest, null);
+  assert(Date.parse(outage!.to!) >= Date.parse(outage!.from));
+
+  // A cursor taken after the outage resumes normally.
+  const k3 = live.data[1]!.drpEvents.id;
+  const again = back.subscribe<Row>(SUB, { after: k3 });
+  emit(sim, "k4");
+  assertEquals((await again.waitForCount(1)).map((r) => r.drpEvents.key), ["k4"]);
 });

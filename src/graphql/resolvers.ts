@@ -6,6 +6,7 @@
  */
 import type { ClusterInfo, ClusterNodeInfo } from "../cluster/node.ts";
 import type { Event, Vendor } from "../model/event.ts";
+import type { Gap } from "../hub/coverage.ts";
 import type { InterestEntry } from "../hub/interest_table.ts";
 import type { SourceInfo } from "../relay.ts";
 import type { RelayContext } from "./context.ts";
@@ -49,6 +50,11 @@ const baseResolvers: ResolverMap = {
     holder: (s: SourceInfo) => s.holder ?? null,
     framesDroppedByReason: (s: SourceInfo) =>
       [...s.dropsByReason].map(([reason, count]) => ({ reason, count })),
+  },
+  SourceGap: {
+    interest: (g: Gap) => g.key ?? null,
+    from: (g: Gap) => new Date(g.from.at).toISOString(),
+    to: (g: Gap) => (g.to ? new Date(g.to.at).toISOString() : null),
   },
   SourceInterest: {
     subscribers: (i: InterestEntry) => i.holders,

@@ -15,6 +15,7 @@ import { nextTurn } from "../platform/next_turn.ts";
 import { formatCursor, newEpoch, parseCursor } from "../model/cursor.ts";
 import { RelayError } from "../model/errors.ts";
 import type { Event, UpstreamEvent, Vendor } from "../model/event.ts";
+import { Coverage, describeGap, type Gap, type Mark } from "./coverage.ts";
 import { History } from "./history.ts";
 import type { InterestItem, InterestSink } from "./interest.ts";
 import { type InterestEntry, InterestTable } from "./interest_table.ts";
@@ -63,6 +64,16 @@ export interface SourceOptions {
    * returns within it misses nothing; 0 deregisters at once.
    */
   resumeWindowMs?: number;
+  /** Upstream sockets feeding the source; coverage needs every one of them receiving. */
+  sockets?: number;
+  /**
+   * Record coverage from {@link Hub.reportReceiving} and refuse replays across its breaks
+   * (default). Off in cluster mode, where this node's supervisors may not be the ones
+   * receiving and the cluster's own gap record applies.
+   */
+  coverage?: boolean;
+  /** Whether interest `wide` receives everything `narrow` does (see {@link Coverage}). */
+  interestCovers?: (wide: string, narrow: string) => boolean;
 }
 
 /** Per-source counters. */
@@ -87,6 +98,11 @@ interface Channel {
   gap: number;
   sink: InterestSink | undefined;
   readonly interest: InterestTable;
+  /** Undefined when the source's coverage is not tracked here (cluster mode). */
+  readonly coverage: Coverage | undefined;
+  /** Version of each interest set handed to the sink, so sync reports can name theirs. */
+  readonly versions: WeakMap<ReadonlyMap<string, InterestItem>, number>;
+  version: number;
   /** Index: (event type or ANY, event key or ANY) -> parts listening for it. */
   readonly index: Map<string, Map<Subscriber, SubscriptionPart>>;
   readonly stats: SourceStats;
@@ -130,17 +146,35 @@ export class Hub {
   /** Declares a source; its history starts afresh with a new epoch. */
   addSource(name: string, vendor: Vendor, historySize: number, options: SourceOptions = {}): void {
     if (this.#channels.has(name)) throw new Error(`Source "${name}" is already registered`);
+    const history = new History<Event>(historySize);
     const channel: Channel = {
       vendor,
       epoch: newEpoch(this.#clock.now(), this.#random),
-      history: new History(historySize),
+      history,
       gap: 0,
       sink: undefined,
       interest: new InterestTable({
         clock: this.#clock,
         resumeWindowMs: options.resumeWindowMs ?? 0,
-        onChange: (change) => channel.sink?.setInterest(change.wanted),
+        onChange: (change) => {
+          const version = ++channel.version;
+          channel.versions.set(change.wanted, version);
+          channel.coverage?.interestChanged(
+            version,
+            change.added,
+            change.removed,
+            this.#mark(channel),
+          );
+          channel.sink?.setInterest(change.wanted);
+        },
       }),
+      coverage: options.coverage === false ? undefined : new Coverage({
+        start: { at: this.#clock.now(), offset: 0 },
+        sockets: options.sockets ?? 1,
+        ...(options.interestCovers ? { covers: options.interestCovers } : {}),
+      }),
+      versions: new WeakMap(),
+      version: 0,
       index: new Map(),
       stats: { eventsReceived: 0, lastEventAt: undefined },
     };
@@ -151,7 +185,40 @@ export class Hub {
   attachSink(source: string, sink: InterestSink): void {
     const channel = this.#channel(source);
     channel.sink = sink;
-    sink.setInterest(channel.interest.wanted());
+    const wanted = channel.interest.wanted();
+    channel.versions.set(wanted, channel.version);
+    sink.setInterest(wanted);
+  }
+
+  /**
+   * A socket of `source` reports what it receives: `items` (an interest set this hub handed
+   * its sink) is registered upstream and the socket is READY; `undefined` means it is not
+   * receiving. Feeds coverage, which decides whether an `after:` replay is complete.
+   */
+  reportReceiving(
+    source: string,
+    socket: number,
+    items: ReadonlyMap<string, InterestItem> | undefined,
+  ): void {
+    const channel = this.#channel(source);
+    const version = items === undefined ? undefined : channel.versions.get(items);
+    // A set this hub never handed out says nothing reliable about what is registered.
+    if (items !== undefined && version === undefined) return;
+    channel.coverage?.socketReceiving(socket, version, this.#mark(channel));
+  }
+
+  /** Recent periods in which the source was not receiving (some of) its interest. */
+  gaps(source: string): Gap[] {
+    return this.#channel(source).coverage?.gaps() ?? [];
+  }
+
+  /**
+   * The latest break in coverage of `keys` on `source` that the event at `offset` does not
+   * postdate, or undefined when every event after it was received (the replay rule; the
+   * composite cursor of `events` applies it per source).
+   */
+  coverageBreak(source: string, keys: readonly string[], offset: number): Gap | undefined {
+    return this.#channel(source).coverage?.breakAfter(keys, offset);
   }
 
   /** Cancels the resume-window timers of every source (the app is stopping). */
@@ -384,6 +451,16 @@ export class Hub {
     }
     const result = channel.history.after(cursor.offset);
     if (!result.ok) throw expired;
+    const gap = channel.coverage?.breakAfter(part.interest.map((i) => i.key), cursor.offset);
+    if (gap) {
+      throw new RelayError(
+        "CURSOR_EXPIRED",
+        `Cannot resume after "${after}": ${
+          describeGap(gap, cursor.source, this.#clock.now())
+        }, so events after the cursor may be missing; refetch current state, then subscribe ` +
+          "without after:",
+      );
+    }
     return { source: cursor.source, part, fromOffset: cursor.offset, items: result.items };
   }
 
@@ -439,6 +516,10 @@ export class Hub {
       }
       channel.interest.release(part.interest);
     }
+  }
+
+  #mark(channel: Channel): Mark {
+    return { at: this.#clock.now(), offset: channel.history.lastOffset };
   }
 
   #channel(source: string): Channel {

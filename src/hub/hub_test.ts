@@ -36,6 +36,11 @@ class RecordingSink implements InterestSink {
   }
 }
 
+/** Stands in for a supervisor whose upstream is READY and confirms every interest set at once. */
+function confirmAll(hub: Hub, source: string): void {
+  hub.attachSink(source, { setInterest: (items) => hub.reportReceiving(source, 0, items) });
+}
+
 function part(
   source: string,
   options: {
@@ -330,6 +335,7 @@ Deno.test("Hub replay (after:)", async (t) => {
     async () => {
       const hub = new Hub();
       hub.addSource("drp", "DRP", 10);
+      confirmAll(hub, "drp");
       const e1 = hub.publish(drpEvent("drp", "machines", "1"));
       hub.publish(drpEvent("drp", "jobs", "2"));
       hub.publish(drpEvent("drp", "machines", "3"));
@@ -343,6 +349,7 @@ Deno.test("Hub replay (after:)", async (t) => {
   await t.step("a cursor of the newest event replays nothing and goes live", async () => {
     const hub = new Hub();
     hub.addSource("drp", "DRP", 10);
+    confirmAll(hub, "drp");
     const e1 = hub.publish(drpEvent("drp", "machines", "1"));
     const sub = hub.subscribe([part("drp")], { after: e1.id });
     hub.publish(drpEvent("drp", "machines", "2"));
@@ -353,6 +360,7 @@ Deno.test("Hub replay (after:)", async (t) => {
   await t.step("no duplicates when a replaying subscriber joins mid-delivery", async () => {
     const hub = new Hub({ sliceSize: 1 });
     hub.addSource("drp", "DRP", 10);
+    confirmAll(hub, "drp");
     const others = Array.from({ length: 5 }, () => hub.subscribe([part("drp")]));
     const e1 = hub.publish(drpEvent("drp", "machines", "1"));
     hub.publish(drpEvent("drp", "machines", "2")); // still being delivered to the others
@@ -369,6 +377,7 @@ Deno.test("Hub replay (after:)", async (t) => {
   await t.step("a cursor older than the history fails with CURSOR_EXPIRED", () => {
     const hub = new Hub();
     hub.addSource("drp", "DRP", 2);
+    confirmAll(hub, "drp");
     const e1 = hub.publish(drpEvent("drp", "machines"));
     const e2 = hub.publish(drpEvent("drp", "machines"));
     for (let i = 0; i < 2; i++) hub.publish(drpEvent("drp", "machines"));
@@ -382,9 +391,45 @@ Deno.test("Hub replay (after:)", async (t) => {
     sub.return?.();
   });
 
+  await t.step("a replay across a period without coverage fails with CURSOR_EXPIRED", () => {
+    const clock = new ManualClock();
+    const hub = new Hub({ clock });
+    hub.addSource("drp", "DRP", 10, { resumeWindowMs: 1000 });
+    confirmAll(hub, "drp");
+    const first = hub.subscribe([part("drp", { keys: ["m.*.*"] })]);
+    const e1 = hub.publish(drpEvent("drp", "machines"));
+    first.return?.();
+    clock.advance(500);
+    // Back within the window: still registered, so the replay is complete.
+    hub.subscribe([part("drp", { keys: ["m.*.*"] })], { after: e1.id }).return?.();
+    clock.advance(1000);
+    assertEquals(hub.interestKeys("drp"), []);
+    const err = assertRelayThrows(
+      () => hub.subscribe([part("drp", { keys: ["m.*.*"] })], { after: e1.id }),
+      "CURSOR_EXPIRED",
+    );
+    assert(err.message.includes('interest "m.*.*" was not registered upstream between'));
+    assertEquals(hub.interestKeys("drp"), [], "a refused subscription holds no interest");
+    assertEquals(hub.gaps("drp").map((g) => [g.reason, g.key, g.to]), [
+      ["NOT_REGISTERED", "m.*.*", undefined],
+    ]);
+    // Upstream outage: every part of the source breaks, with or without interest keys.
+    hub.reportReceiving("drp", 0, undefined);
+    const e2 = hub.publish(drpEvent("drp", "machines"));
+    const down = assertRelayThrows(
+      () => hub.subscribe([part("drp")], { after: e2.id }),
+      "CURSOR_EXPIRED",
+    );
+    assert(down.message.includes('upstream "drp" was disconnected between'), down.message);
+    // A set the hub never handed out proves nothing.
+    hub.reportReceiving("drp", 0, new Map());
+    assertRelayThrows(() => hub.subscribe([part("drp")], { after: e2.id }), "CURSOR_EXPIRED");
+  });
+
   await t.step("a cursor of another epoch fails with CURSOR_EXPIRED", () => {
     const hub = new Hub();
     hub.addSource("drp", "DRP", 10);
+    confirmAll(hub, "drp");
     const e1 = hub.publish(drpEvent("drp", "machines"));
     const c = parseCursor(e1.id)!;
     const stale = formatCursor({ ...c, epoch: c.epoch === "zzzz" ? "yyyy" : "zzzz" });
@@ -394,6 +439,7 @@ Deno.test("Hub replay (after:)", async (t) => {
   await t.step("a malformed or future cursor fails with CURSOR_EXPIRED", () => {
     const hub = new Hub();
     hub.addSource("drp", "DRP", 10);
+    confirmAll(hub, "drp");
     const e1 = hub.publish(drpEvent("drp", "machines"));
     const c = parseCursor(e1.id)!;
     for (const after of ["garbage", "", "drp:abc", formatCursor({ ...c, offset: 99 })]) {
@@ -404,7 +450,9 @@ Deno.test("Hub replay (after:)", async (t) => {
   await t.step("a cursor of a source outside the subscription is BAD_FILTER", () => {
     const hub = new Hub();
     hub.addSource("a", "DRP", 10);
+    confirmAll(hub, "a");
     hub.addSource("b", "DRP", 10);
+    confirmAll(hub, "b");
     const b1 = hub.publish(drpEvent("b", "machines"));
     assertRelayThrows(
       () => hub.subscribe([part("a", { keys: ["x.*.*"] })], { after: b1.id }),
@@ -417,7 +465,9 @@ Deno.test("Hub replay (after:)", async (t) => {
   await t.step("a multi-source subscription replays the cursor's source only", async () => {
     const hub = new Hub();
     hub.addSource("a", "DRP", 10);
+    confirmAll(hub, "a");
     hub.addSource("b", "DRP", 10);
+    confirmAll(hub, "b");
     const a1 = hub.publish(drpEvent("a", "machines", "a1"));
     hub.publish(drpEvent("a", "machines", "a2"));
     hub.publish(drpEvent("b", "machines", "b1"));

@@ -43,7 +43,7 @@ export const baseSourceFields = {
    * client that reconnects within it resumes with nothing missed; 0 deregisters at once.
    */
   resumeWindowMs: ms(60_000),
-  reconnect: z.object({
+  reconnect: z.strictObject({
     baseMs: z.number().int().min(1).max(600_000).default(500),
     maxMs: z.number().int().min(1).max(3_600_000).default(30_000),
     /** READY this long resets the backoff. */

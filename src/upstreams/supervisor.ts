@@ -82,6 +82,12 @@ export interface SupervisorDeps {
   redact: Redactor;
   /** Called on every state change (metrics, readiness). */
   onChange?: (status: SupervisorStatus) => void;
+  /**
+   * What this socket receives, for coverage: after each completed interest sync while READY,
+   * the exact set (as given to {@link Supervisor.setInterest}) now registered upstream;
+   * `undefined` when the session ends. Nothing between READY and the first completed sync.
+   */
+  onReceiving?: (items: ReadonlyMap<string, InterestItem> | undefined) => void;
 }
 
 /** Runs one connector forever and holds its status; also the hub's interest sink. */
@@ -226,6 +232,7 @@ export class Supervisor implements InterestSink {
       await session.closed;
       if (this.#session === session) this.#session = undefined;
       this.#connectedSince = undefined;
+      this.#d.onReceiving?.(undefined);
     }
   }
 
@@ -272,8 +279,10 @@ export class Supervisor implements InterestSink {
     this.#syncing = (async () => {
       do {
         this.#syncAgain = false;
+        const items = this.#wanted;
         try {
-          await this.#d.connector.syncInterest(session, this.#wanted);
+          await this.#d.connector.syncInterest(session, items);
+          if (!session.signal.aborted && this.#session === session) this.#d.onReceiving?.(items);
         } catch (err) {
           if (session.signal.aborted) return;
           this.#d.log.warn("interest sync failed", { error: this.#safe(err) });

@@ -68,6 +68,12 @@ export interface VendorModule<C extends SourceConfigBase = SourceConfigBase> {
    * `BAD_USER_INPUT` for arguments that make no valid frame. Absent: the vendor is receive-only.
    */
   formatSend?(args: Record<string, unknown>): string;
+  /**
+   * True when everything interest key `narrow` receives upstream also arrives through key
+   * `wide` (DRP `*.*.*` covers `machines.*.*`), so coverage of a standing wildcard vouches for
+   * narrower subscriptions' replays. Must never say true wrongly; absent means never.
+   */
+  interestCovers?(wide: string, narrow: string): boolean;
   /** Interest the config asks to keep registered at all times. */
   standing(config: C): InterestItem[];
 }

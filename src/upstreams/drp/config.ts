@@ -14,7 +14,7 @@ const standingPattern = z.string().superRefine((text, ctx) => {
 });
 
 /** A DRP endpoint (`wss://host:8092/api/v3/ws`). */
-export const drpSourceSchema = z.object({
+export const drpSourceSchema = z.strictObject({
   ...baseSourceFields,
   kind: z.literal("drp"),
   url: wsUrlSchema,

@@ -53,6 +53,17 @@ function field(pattern: string, value: string): boolean {
   return pattern === "*" || pattern === value;
 }
 
+/**
+ * True when every event `narrow` matches also matches `wide` (field by field: `*` or equal),
+ * e.g. `*.*.*` and `machines.*.*` cover `machines.save.*`.
+ */
+export function patternCovers(wide: string, narrow: string): boolean {
+  const w = parsePattern(wide);
+  const n = parsePattern(narrow);
+  if (!w || !n) return false;
+  return field(w.type, n.type) && field(w.action, n.action) && field(w.key, n.key);
+}
+
 /** The server's match: every field `*` or equal. */
 export function matchesPattern(
   p: DrpPattern,

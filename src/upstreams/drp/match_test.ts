@@ -4,6 +4,7 @@ import {
   formatPattern,
   matchesPattern,
   parsePattern,
+  patternCovers,
   validatePattern,
 } from "./match.ts";
 
@@ -86,4 +87,14 @@ Deno.test("DRP patterns", async (t) => {
     assertEquals(matchesPattern(p("machines", "save", "*"), ev), false);
     assertEquals(matchesPattern(p("machines", "*", "m1"), ev), false);
   });
+});
+
+Deno.test("patternCovers: a pattern covers another when it matches everything that one does", () => {
+  assertEquals(patternCovers("*.*.*", "machines.*.*"), true);
+  assertEquals(patternCovers("machines.*.*", "machines.save.m-1.lab"), true);
+  assertEquals(patternCovers("machines.*.*", "machines.*.*"), true);
+  assertEquals(patternCovers("machines.save.*", "machines.*.*"), false);
+  assertEquals(patternCovers("machines.*.*", "profiles.*.*"), false);
+  assertEquals(patternCovers("*.*.m1", "*.*.*"), false);
+  assertEquals(patternCovers("garbage", "*.*.*"), false);
 });

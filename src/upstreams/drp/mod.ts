@@ -6,6 +6,7 @@
 import type { VendorModule } from "../vendor_module.ts";
 import { type DrpSourceConfig, drpSourceSchema } from "./config.ts";
 import { DrpConnector } from "./connector.ts";
+import { patternCovers } from "./match.ts";
 import { planDrpArgs, planDrpTypes } from "./plan.ts";
 
 /** Wires DRP sources. */
@@ -18,5 +19,6 @@ export const drpModule: VendorModule<DrpSourceConfig> = {
   ],
   plan: planDrpArgs,
   planTypes: planDrpTypes,
+  interestCovers: patternCovers,
   standing: (config) => config.standing.map((key) => ({ key })),
 };

@@ -26,7 +26,7 @@ const companyIdSchema = z.string().regex(
 );
 
 /** An iland source. */
-export const ilandSourceSchema = z.object({
+export const ilandSourceSchema = z.strictObject({
   ...baseSourceFields,
   // iland has no probe (nothing the server must answer) and a quiet company can go a long
   // time without events, so the silence timeout is long: it re-dials a half-open socket

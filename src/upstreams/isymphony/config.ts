@@ -14,7 +14,7 @@ export const MAX_FILTER_ENTRIES = 256;
 export const filterSetSchema = z.array(filterEntrySchema).max(MAX_FILTER_ENTRIES);
 
 /** An iSymphony Event API endpoint (`ws://pbx:58080/communication_manager/ws/event`). */
-export const isymphonySourceSchema = z.object({
+export const isymphonySourceSchema = z.strictObject({
   ...baseSourceFields,
   kind: z.literal("isymphony"),
   url: wsUrlSchema.refine((s) => {

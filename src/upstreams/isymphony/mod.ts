@@ -8,6 +8,8 @@ import { type ISymphonySourceConfig, isymphonySourceSchema } from "./config.ts";
 import { ISymphonyConnector } from "./connector.ts";
 import { filterInterest, planISymphonyArgs, planISymphonyTypes } from "./plan.ts";
 
+const ALL_EVENTS_KEY = filterInterest([]).key;
+
 /** Wires iSymphony sources. */
 export const isymphonyModule: VendorModule<ISymphonySourceConfig> = {
   kind: "isymphony",
@@ -18,5 +20,7 @@ export const isymphonyModule: VendorModule<ISymphonySourceConfig> = {
   ],
   plan: planISymphonyArgs,
   planTypes: planISymphonyTypes,
+  // The empty filter set takes every event, so it vouches for any narrower set.
+  interestCovers: (wide) => wide === ALL_EVENTS_KEY,
   standing: (config) => config.standing.map((filters) => filterInterest(filters)),
 };

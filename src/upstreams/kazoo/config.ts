@@ -18,7 +18,7 @@ const accountId = z.string().superRefine((text, ctx) => {
 });
 
 /** A Kazoo cluster: blackhole websocket plus the Crossbar API that issues tokens. */
-export const kazooSourceSchema = z.object({
+export const kazooSourceSchema = z.strictObject({
   ...baseSourceFields,
   kind: z.literal("kazoo"),
   /** Blackhole, e.g. `ws://kazoo:5555` (any path). */
@@ -47,12 +47,12 @@ export const kazooSourceSchema = z.object({
    * Request pacing under blackhole's per-socket token bucket (100 tokens, refilled 10/s):
    * at most `burst` requests at once, then `perSecond`.
    */
-  pacing: z.object({
+  pacing: z.strictObject({
     burst: z.number().int().min(1).max(1000).default(50),
     perSecond: z.number().min(0.1).max(1000).default(8),
   }).prefault({}),
   /** Bindings always subscribed: `"call.*.*"` (default account) or `{accountId, binding}`. */
-  standing: z.array(z.union([binding, z.object({ accountId, binding })])).default([]),
+  standing: z.array(z.union([binding, z.strictObject({ accountId, binding })])).default([]),
 }).superRefine((c, ctx) => {
   if (c.apiKey !== undefined && c.credentials !== undefined) {
     ctx.addIssue({

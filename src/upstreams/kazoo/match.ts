@@ -20,6 +20,36 @@ export function amqpMatch(pattern: string, key: string): boolean {
   return matchFrom(pattern.split("."), 0, key.split("."), 0);
 }
 
+/**
+ * True when every routing key `narrow` matches also matches `wide`, for two interest keys
+ * of the same account. Sound, not complete: a `*` or `#` in `narrow` is only taken as
+ * covered by the same or a wider wildcard at that place.
+ */
+export function bindingKeyCovers(wide: string, narrow: string): boolean {
+  const w = parseInterestKey(wide);
+  const n = parseInterestKey(narrow);
+  if (w.accountId !== n.accountId) return false;
+  return coversFrom(w.binding.split("."), 0, n.binding.split("."), 0);
+}
+
+function coversFrom(p: readonly string[], i: number, k: readonly string[], j: number): boolean {
+  while (i < p.length) {
+    const seg = p[i];
+    if (seg === "#") {
+      if (i === p.length - 1) return true;
+      for (let n = j; n <= k.length; n++) if (coversFrom(p, i + 1, k, n)) return true;
+      return false;
+    }
+    const word = k[j];
+    if (word === undefined || word === "#" || (seg !== "*" && (seg !== word || word === "*"))) {
+      return false;
+    }
+    i++;
+    j++;
+  }
+  return j === k.length;
+}
+
 function matchFrom(p: readonly string[], i: number, k: readonly string[], j: number): boolean {
   // Iterative for plain segments, recursive only at `#` (which tries every tail).
   while (i < p.length) {

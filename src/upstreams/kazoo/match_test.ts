@@ -2,6 +2,7 @@ import { assert, assertEquals } from "@std/assert";
 import {
   accountOfKey,
   amqpMatch,
+  bindingKeyCovers,
   bindingMatcher,
   callIdOfKey,
   checkBinding,
@@ -83,4 +84,15 @@ Deno.test("bindingMatcher routes by subscribed_key and account, once per event",
   assert(!both(facts("call.CHANNEL_CREATE.*"), ACCT), "second frame of the same event");
   const hash = bindingMatcher(["call.CHANNEL_CREATE.#"]);
   assert(hash(facts("call.CHANNEL_CREATE.#"), ACCT));
+});
+
+Deno.test("bindingKeyCovers: wider bindings of the same account cover narrower ones", () => {
+  assertEquals(bindingKeyCovers("|#", "|call.*.*"), true);
+  assertEquals(bindingKeyCovers("acct|call.#", "acct|call.CHANNEL_CREATE.*"), true);
+  assertEquals(bindingKeyCovers("acct|call.*.*", "acct|call.CHANNEL_CREATE.c1"), true);
+  assertEquals(bindingKeyCovers("acct|call.*.*", "acct|call.*.*"), true);
+  assertEquals(bindingKeyCovers("acct|call.CHANNEL_CREATE.*", "acct|call.*.*"), false);
+  assertEquals(bindingKeyCovers("acct|call.*.*", "acct|call.#"), false);
+  assertEquals(bindingKeyCovers("a|call.*.*", "b|call.*.*"), false, "another account");
+  assertEquals(bindingKeyCovers("|call.*.*", "acct|call.*.*"), false, "default vs named");
 });

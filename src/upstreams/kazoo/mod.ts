@@ -6,7 +6,7 @@
 import type { VendorModule } from "../vendor_module.ts";
 import { type KazooSourceConfig, kazooSourceSchema } from "./config.ts";
 import { KazooConnector } from "./connector.ts";
-import { interestKey } from "./match.ts";
+import { bindingKeyCovers, interestKey } from "./match.ts";
 import { planKazooArgs, planKazooTypes } from "./plan.ts";
 
 /**
@@ -37,6 +37,7 @@ export function createKazooModule(): VendorModule<KazooSourceConfig> {
     },
     plan: (source, args) => planKazooArgs(source, args, lookup),
     planTypes: (source, types, tenants) => planKazooTypes(source, types, lookup, tenants),
+    interestCovers: bindingKeyCovers,
     standing: (config) =>
       config.standing.map((s) =>
         typeof s === "string"

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { baseSourceFields, wsUrlSchema } from "../source_config.ts";
 
 /** A Webinate users socket endpoint (`ws://users:8020`; any path is accepted). */
-export const webinateSourceSchema = z.object({
+export const webinateSourceSchema = z.strictObject({
   ...baseSourceFields,
   kind: z.literal("webinate"),
   url: wsUrlSchema,
