@@ -89,6 +89,8 @@ interface Harness {
   /** Every distinct state in order (consecutive repeats folded). */
   states: string[];
   published: UpstreamEvent[];
+  /** What onReceiving reported: the synced set's keys, or null when not receiving. */
+  receiving: (string[] | null)[];
   serverCloses: number[];
   status(): SupervisorStatus;
   stop(): Promise<void>;
@@ -113,6 +115,7 @@ async function start(
   connector.url = `${sim.origin}/ws`;
   const states: string[] = [];
   const published: UpstreamEvent[] = [];
+  const receiving: (string[] | null)[] = [];
   const supervisor = new Supervisor({
     name: "sim",
     connector,
@@ -121,6 +124,7 @@ async function start(
     random: () => 0.5,
     socketFactory: denoWebSocketFactory,
     publish: (e) => published.push(e),
+    onReceiving: (items) => receiving.push(items ? [...items.keys()] : null),
     log: silentLogger,
     redact: createRedactor(options.secrets ?? []),
     onChange: (s) => {
@@ -138,6 +142,7 @@ async function start(
     supervisor,
     states,
     published,
+    receiving,
     serverCloses,
     status: () => supervisor.status(),
     stop: async () => {
@@ -215,6 +220,9 @@ Deno.test("Supervisor", async (t) => {
       await waitFor("the sync after reconnect", () => h.connector.syncs.length === 3);
       assertEquals(h.connector.syncs.at(-1), ["a.*.*", "b.*.*"]);
       assertEquals(h.connector.authenticated, 2, "authenticates again");
+      // Coverage: each completed sync reports its exact set; the drop reports not receiving.
+      await waitFor("the report after reconnect", () => h.receiving.length === 4);
+      assertEquals(h.receiving, [["a.*.*"], ["a.*.*", "b.*.*"], null, ["a.*.*", "b.*.*"]]);
       assertStringIncludes(h.status().lastError ?? "", "1011");
       assert(h.connector.dials[1] instanceof UpstreamError, "dial() learns why it failed");
     } finally {
