@@ -115,7 +115,8 @@ export function createApp(deps: AppDeps): App {
         random,
         socketFactory: deps.socketFactory ?? denoWebSocketFactory,
         publish: (event) => cluster ? cluster.publisher(source.name)(event) : hub.publish(event),
-        onReceiving: (items) => hub.reportReceiving(source.name, i, items),
+        onReceiving: (items, eventsAfter) =>
+          hub.reportReceiving(source.name, i, items, eventsAfter),
         log: connectors.length === 1 ? slog : slog.child({ socket: i + 1 }),
         redact,
         onChange: () => cluster?.statusChanged(source.name),

@@ -44,13 +44,20 @@ type InterestRow = {
 
 /** Subscribes, receives k1, and drops the socket; returns the cursor of k1. */
 async function receiveOneAndDrop(
-  relay: { wsUrl: string; app: { ws: { stats: { open: number } } } },
+  relay: {
+    wsUrl: string;
+    app: { ws: { stats: { open: number } }; hub: { subscriberCount(s: string): number } };
+  },
   sim: DrpSimulator,
 ): Promise<string> {
   const others = relay.app.ws.stats.open;
+  const streams = relay.app.hub.subscriberCount("lab");
   const first = connectClient(relay.wsUrl);
   const live = first.subscribe<Row>(SUB);
-  await waitFor(() => registered(sim, "profiles.*.*"), "register profiles.*.*");
+  await waitFor(
+    () => registered(sim, "profiles.*.*") && relay.app.hub.subscriberCount("lab") === streams + 1,
+    "subscribed and registered",
+  );
   emit(sim, "k1");
   const [k1] = await live.waitForCount(1);
   await first.close();
@@ -79,7 +86,9 @@ Deno.test("the only subscriber drops and returns within the resume window: full 
 
   await using back = connectClient(relay.wsUrl);
   const resumed = back.subscribe<Row>(SUB, { after });
-  await resumed.waitForCount(2);
+  await resumed.waitForCount(2).catch((err) => {
+    throw new Error(`${err}; results ${JSON.stringify(resumed.results)}`);
+  });
   emit(sim, "k4");
   await resumed.waitForCount(3);
   assertEquals(resumed.data.map((r) => r.drpEvents.key), ["k2", "k3", "k4"]);
@@ -150,9 +159,12 @@ Deno.test("a replay across an upstream outage fails with CURSOR_EXPIRED naming i
     { ...sim.sourceConfig("lab"), reconnect: { baseMs: 20, maxMs: 100 } },
   ]);
   await using stayer = connectClient(relay.wsUrl);
-  const live = stayer.subscribe<Row>(SUB);
-  await stayer.connected();
-  await waitFor(() => relay.app.ws.stats.open === 1, "the staying client connected");
+  // Its own document, so it is a stream of its own rather than sharing the leaver's.
+  const live = stayer.subscribe<Row>(SUB.replace("{ id key }", "{ id key subject }"));
+  await waitFor(
+    () => relay.app.ws.stats.open === 1 && relay.app.hub.subscriberCount("lab") === 1,
+    "the staying client subscribed",
+  );
   const after = await receiveOneAndDrop(relay, sim);
   await live.waitForCount(1);
 

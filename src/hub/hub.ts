@@ -194,17 +194,22 @@ export class Hub {
    * A socket of `source` reports what it receives: `items` (an interest set this hub handed
    * its sink) is registered upstream and the socket is READY; `undefined` means it is not
    * receiving. Feeds coverage, which decides whether an `after:` replay is complete.
+   * `eventsAfter` of the source's newest events were published by this socket after the set
+   * was confirmed; counting only this socket's events keeps the mark at or after the truth.
    */
   reportReceiving(
     source: string,
     socket: number,
     items: ReadonlyMap<string, InterestItem> | undefined,
+    eventsAfter = 0,
   ): void {
     const channel = this.#channel(source);
     const version = items === undefined ? undefined : channel.versions.get(items);
     // A set this hub never handed out says nothing reliable about what is registered.
     if (items !== undefined && version === undefined) return;
-    channel.coverage?.socketReceiving(socket, version, this.#mark(channel));
+    const mark = this.#mark(channel);
+    const offset = Math.max(0, mark.offset - Math.max(0, Math.floor(eventsAfter)));
+    channel.coverage?.socketReceiving(socket, version, { at: mark.at, offset });
   }
 
   /** Recent periods in which the source was not receiving (some of) its interest. */

@@ -426,6 +426,20 @@ Deno.test("Hub replay (after:)", async (t) => {
     assertRelayThrows(() => hub.subscribe([part("drp")], { after: e2.id }), "CURSOR_EXPIRED");
   });
 
+  await t.step("events a socket read after confirming its interest count as covered", () => {
+    const hub = new Hub();
+    hub.addSource("drp", "DRP", 10);
+    const sets: ReadonlyMap<string, InterestItem>[] = [];
+    hub.attachSink("drp", { setInterest: (items) => sets.push(items) });
+    const sub = hub.subscribe([part("drp", { keys: ["m.*.*"] })]);
+    // The register's reply came in, then e1, and only then did the sync report.
+    const e1 = hub.publish(drpEvent("drp", "machines", "1"));
+    hub.publish(drpEvent("drp", "machines", "2"));
+    hub.reportReceiving("drp", 0, sets.at(-1)!, 2);
+    hub.subscribe([part("drp", { keys: ["m.*.*"] })], { after: e1.id }).return?.();
+    sub.return?.();
+  });
+
   await t.step("a cursor of another epoch fails with CURSOR_EXPIRED", () => {
     const hub = new Hub();
     hub.addSource("drp", "DRP", 10);

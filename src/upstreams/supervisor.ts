@@ -86,8 +86,14 @@ export interface SupervisorDeps {
    * What this socket receives, for coverage: after each completed interest sync while READY,
    * the exact set (as given to {@link Supervisor.setInterest}) now registered upstream;
    * `undefined` when the session ends. Nothing between READY and the first completed sync.
+   * `eventsAfter` counts the events this socket published after the point the set was
+   * confirmed (its last reply frame, or the start of the sync when later): the report runs
+   * a few promise turns after that reply, and events read meanwhile were already covered.
    */
-  onReceiving?: (items: ReadonlyMap<string, InterestItem> | undefined) => void;
+  onReceiving?: (
+    items: ReadonlyMap<string, InterestItem> | undefined,
+    eventsAfter: number,
+  ) => void;
 }
 
 /** Runs one connector forever and holds its status; also the hub's interest sink. */
@@ -105,6 +111,9 @@ export class Supervisor implements InterestSink {
   #syncing: Promise<void> | undefined;
   #syncAgain = false;
   #lastFailure: UpstreamError | undefined;
+  /** Events published so far, and that count when the last control (reply) frame arrived. */
+  #published = 0;
+  #lastReplyAt = 0;
 
   constructor(deps: SupervisorDeps) {
     this.#d = deps;
@@ -232,7 +241,7 @@ export class Supervisor implements InterestSink {
       await session.closed;
       if (this.#session === session) this.#session = undefined;
       this.#connectedSince = undefined;
-      this.#d.onReceiving?.(undefined);
+      this.#d.onReceiving?.(undefined, 0);
     }
   }
 
@@ -252,7 +261,12 @@ export class Supervisor implements InterestSink {
       };
     }
     if (outcome.kind === "events") {
-      for (const event of outcome.events) this.#d.publish(event);
+      for (const event of outcome.events) {
+        this.#d.publish(event);
+        this.#published++;
+      }
+    } else if (outcome.kind === "control") {
+      this.#lastReplyAt = this.#published;
     } else if (outcome.kind === "dropped") {
       this.#framesDropped++;
       // Once per reason per minute, not once per frame: a server that changed shape would
@@ -280,9 +294,14 @@ export class Supervisor implements InterestSink {
       do {
         this.#syncAgain = false;
         const items = this.#wanted;
+        const startedAt = this.#published;
         try {
           await this.#d.connector.syncInterest(session, items);
-          if (!session.signal.aborted && this.#session === session) this.#d.onReceiving?.(items);
+          if (!session.signal.aborted && this.#session === session) {
+            // Confirmed no earlier than the sync's start, nor than the last reply it read.
+            const confirmedAt = Math.max(startedAt, this.#lastReplyAt);
+            this.#d.onReceiving?.(items, this.#published - confirmedAt);
+          }
         } catch (err) {
           if (session.signal.aborted) return;
           this.#d.log.warn("interest sync failed", { error: this.#safe(err) });
