@@ -5,12 +5,15 @@
  * @module
  */
 import type { SimServer } from "./sim_server.ts";
+import { checkVariant, type Reshape, shapeText, type SimulatorVariant } from "./variant.ts";
 
 /** Options every simulator accepts. */
 export interface SimulatorOptions {
   /** 0 (default) picks a free loopback port. */
   port?: number;
   hostname?: string;
+  /** The server flavour to play (default `current`; see variant.ts and `<vendor>/variants.ts`). */
+  variant?: SimulatorVariant;
 }
 
 /** A running fake vendor endpoint. */
@@ -40,6 +43,25 @@ export abstract class ServedSimulator implements VendorSimulator {
   abstract readonly url: string;
   abstract emitRandom(random: () => number): void;
   abstract sourceConfig(name: string): Record<string, unknown>;
+  /** The flavours this vendor's simulator can play. */
+  abstract readonly variants: readonly SimulatorVariant[];
+  /** Reshapes one event frame into a flavour. */
+  protected abstract readonly reshape: Reshape;
+  #variant: SimulatorVariant = "current";
+
+  /** The server flavour events are sent in; may be switched while running. */
+  get variant(): SimulatorVariant {
+    return this.#variant;
+  }
+
+  set variant(v: SimulatorVariant) {
+    this.#variant = checkVariant(this.constructor.name, v, this.variants);
+  }
+
+  /** Event text in the current flavour's shape. */
+  protected shaped(text: string): string {
+    return shapeText(text, this.#variant, this.reshape);
+  }
 
   /** Starts listening (on the same port after a stop). */
   start(): Promise<void> {

@@ -31,6 +31,7 @@ import {
   matchFilter,
   parseClientFrame,
 } from "./messages.ts";
+import { DRP_VARIANTS, reshapeDrp } from "./variants.ts";
 
 /** The websocket path; every other path is a 404 (PROTOCOLS.md §2.1). */
 export const DRP_WS_PATH = "/api/v3/ws";
@@ -102,6 +103,8 @@ const WWW_AUTHENTICATE = "WWW-Authenticate";
 
 /** A running fake DRP endpoint. */
 export class DrpSimulator extends ServedSimulator {
+  readonly variants = DRP_VARIANTS;
+  protected readonly reshape = reshapeDrp;
   /** The listening server: connections, received frames, drop/stop/restart. */
   readonly server: SimServer;
   readonly #users: Map<string, string>;
@@ -116,6 +119,7 @@ export class DrpSimulator extends ServedSimulator {
 
   constructor(options: DrpSimulatorOptions = {}) {
     super();
+    this.variant = options.variant ?? "current";
     this.#users = new Map(Object.entries(options.users ?? DEFAULT_USERS));
     this.#acks = options.acks ?? true;
     this.#ca = options.tls?.ca;
@@ -175,7 +179,7 @@ export class DrpSimulator extends ServedSimulator {
       // §2.3: Original is only filled for update/save; callers may still force one.
       Original: init.Original ?? null,
     });
-    const text = goJson(event);
+    const text = this.shaped(goJson(event));
     let delivered = 0;
     for (const conn of this.server.connections) {
       if (this.#wants(conn, event) && this.server.send(conn, text)) delivered++;

@@ -33,6 +33,7 @@ import {
   type TokenResponse,
   vcloudId,
 } from "./messages.ts";
+import { ILAND_VARIANTS, reshapeIland } from "./variants.ts";
 
 /** A console user: what it logs in with and which companies it can see. */
 export interface IlandUser {
@@ -90,6 +91,8 @@ const REFUSAL = { code: 1008, reason: "Unauthorized" } as const;
 
 /** A running fake of the iland event websocket plus its token endpoint. */
 export class IlandSimulator extends ServedSimulator {
+  readonly variants = ILAND_VARIANTS;
+  protected readonly reshape = reshapeIland;
   readonly server: SimServer;
   /** The first frame sent on open; change it to play a server that greets with an error (§1.1). */
   greeting: string = AUTHORIZATION;
@@ -109,6 +112,7 @@ export class IlandSimulator extends ServedSimulator {
 
   constructor(options: IlandSimulatorOptions = {}) {
     super();
+    this.variant = options.variant ?? "current";
     this.#users = options.users ?? [
       {
         username: "alice",
@@ -340,7 +344,7 @@ export class IlandSimulator extends ServedSimulator {
   }
 
   #deliver(update: PushUpdate, visible: (s: Authorized) => boolean): number {
-    return this.#broadcast(encodePushUpdate(update), visible);
+    return this.#broadcast(this.shaped(encodePushUpdate(update)), visible);
   }
 
   /** Sends to authorized sockets only: unauthenticated ones are still waiting for the greeting reply. */

@@ -41,6 +41,7 @@ import type {
 import { SimServer } from "../sim_server.ts";
 import type { SimConnection } from "../sim_server.ts";
 import { pick, ServedSimulator, type SimulatorOptions } from "../vendor_simulator.ts";
+import { ISYMPHONY_VARIANTS, reshapeISymphony } from "./variants.ts";
 
 /** The websocket path (seed line 31). */
 export const ISYMPHONY_EVENT_PATH = "/communication_manager/ws/event";
@@ -86,6 +87,8 @@ interface ConnState {
 
 /** A fake iSymphony Event API server. */
 export class ISymphonySimulator extends ServedSimulator {
+  readonly variants = ISYMPHONY_VARIANTS;
+  protected readonly reshape = reshapeISymphony;
   /** The listening server: connections, received frames, drop/stop/restart. */
   readonly server: SimServer;
   readonly #clock: Clock;
@@ -100,6 +103,7 @@ export class ISymphonySimulator extends ServedSimulator {
 
   constructor(options: ISymphonySimulatorOptions = {}) {
     super();
+    this.variant = options.variant ?? "current";
     this.#clock = options.clock ?? systemClock;
     this.#username = options.username ?? "manager";
     this.#password = options.password ?? "manag3rpa55word";
@@ -227,7 +231,8 @@ export class ISymphonySimulator extends ServedSimulator {
   }
 
   #deliver(event: Readonly<Record<string, unknown>>): number {
-    const text = serialise(event);
+    // Filters see the event as the server holds it; only the wire shape varies.
+    const text = this.shaped(serialise(event));
     let delivered = 0;
     for (const conn of this.server.connections) {
       const state = this.#state.get(conn);

@@ -41,6 +41,7 @@ import {
 } from "./messages.ts";
 import { type SimConnection, SimServer } from "../sim_server.ts";
 import { pick, ServedSimulator, type SimulatorOptions } from "../vendor_simulator.ts";
+import { KAZOO_VARIANTS, reshapeKazoo } from "./variants.ts";
 
 /** How to build a {@link KazooSimulator}. */
 export interface KazooSimulatorOptions extends SimulatorOptions {
@@ -102,6 +103,8 @@ type Outcome =
 
 /** A loopback Kazoo: Crossbar auth + blackhole websocket, with fault knobs for tests. */
 export class KazooSimulator extends ServedSimulator {
+  readonly variants = KAZOO_VARIANTS;
+  protected readonly reshape = reshapeKazoo;
   readonly server: SimServer;
   /** When true, user_auth and api_auth answer 401 whatever the credentials. */
   rejectCredentials = false;
@@ -121,6 +124,7 @@ export class KazooSimulator extends ServedSimulator {
 
   constructor(options: KazooSimulatorOptions = {}) {
     super();
+    this.variant = options.variant ?? "current";
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#accounts = options.accounts ?? DEFAULT_ACCOUNTS;
@@ -220,14 +224,14 @@ export class KazooSimulator extends ServedSimulator {
     for (const conn of this.server.connections) {
       for (const sub of this.#sessions.get(conn.id)?.bindings ?? []) {
         if (!amqpMatch(sub.key, input.routingKey)) continue;
-        const frame = stringifyServerFrame({
+        const frame = this.shaped(stringifyServerFrame({
           action: "event",
           subscribed_key: sub.binding,
           subscription_key: sub.key,
           name,
           routing_key: input.routingKey,
           data,
-        });
+        }));
         if (this.server.send(conn, frame)) sent++;
       }
     }

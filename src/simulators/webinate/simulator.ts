@@ -33,6 +33,7 @@ import {
   type WebinateEventInput,
   type WebinateFile,
 } from "./messages.ts";
+import { reshapeWebinate, WEBINATE_VARIANTS } from "./variants.ts";
 
 /** Options for {@link createWebinateSimulator}. */
 export interface WebinateSimulatorOptions extends SimulatorOptions {
@@ -88,6 +89,8 @@ export interface WebinateEmitResult {
 
 /** A Webinate users socket server on loopback. */
 export class WebinateSimulator extends ServedSimulator {
+  readonly variants = WEBINATE_VARIANTS;
+  protected readonly reshape = reshapeWebinate;
   /** The listening server (connections, received frames, drop/stop/restart). */
   readonly server: SimServer;
   /** Which protocol generation this server speaks. */
@@ -118,6 +121,7 @@ export class WebinateSimulator extends ServedSimulator {
 
   constructor(options: WebinateSimulatorOptions = {}) {
     super();
+    this.variant = options.variant ?? "current";
     this.generation = options.generation ?? "A";
     this.approvedSocketDomains = options.approvedSocketDomains ??
       ["localhost", "relay\\.example\\.com"];
@@ -200,7 +204,7 @@ export class WebinateSimulator extends ServedSimulator {
     if (built.bucket && event.type === "BucketUploaded") {
       this.#remember(this.#recentBuckets, built.bucket);
     }
-    const text = JSON.stringify(built.frame);
+    const text = this.shaped(JSON.stringify(built.frame));
     // §3.4: Gen A broadcasts to `_server.clients`, i.e. every open socket, even one still in
     // its session lookup; Gen B targets by username.
     const delivered = this.generation === "A"
