@@ -173,7 +173,11 @@ for (const generation of ["A", "B"] as const) {
       "users",
       `subscription { webinateEvents { type eventType username key } }`,
     );
-    let seen = 0;
+    // Gen B sends nothing to a socket whose session lookup is still running (§3.4): wait
+    // until one event is actually sent, so no step's events go to a socket not yet served.
+    await waitFor(() => sim.emit({ type: "Login", username: "warmup" }).delivered === 1, "served");
+    await sub.waitForCount(1);
+    let seen = 1;
     for (const variant of sim.variants as readonly SimulatorVariant[]) {
       await t.step(variant, async () => {
         sim.variant = variant;
