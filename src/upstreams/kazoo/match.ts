@@ -17,7 +17,7 @@ export const MAX_BINDING_LENGTH = 256;
 
 /** AMQP topic match of `pattern` against a concrete dot-separated `key`. */
 export function amqpMatch(pattern: string, key: string): boolean {
-  return matchFrom(pattern.split("."), 0, key.split("."), 0);
+  return walk(pattern.split("."), 0, key.split("."), 0, matchesWord);
 }
 
 /**
@@ -29,37 +29,34 @@ export function bindingKeyCovers(wide: string, narrow: string): boolean {
   const w = parseInterestKey(wide);
   const n = parseInterestKey(narrow);
   if (w.accountId !== n.accountId) return false;
-  return coversFrom(w.binding.split("."), 0, n.binding.split("."), 0);
+  return walk(w.binding.split("."), 0, n.binding.split("."), 0, coversWord);
 }
 
-function coversFrom(p: readonly string[], i: number, k: readonly string[], j: number): boolean {
-  while (i < p.length) {
-    const seg = p[i];
-    if (seg === "#") {
-      if (i === p.length - 1) return true;
-      for (let n = j; n <= k.length; n++) if (coversFrom(p, i + 1, k, n)) return true;
-      return false;
-    }
-    const word = k[j];
-    if (word === undefined || word === "#" || (seg !== "*" && (seg !== word || word === "*"))) {
-      return false;
-    }
-    i++;
-    j++;
-  }
-  return j === k.length;
-}
+/** Whether one pattern segment (not `#`) accepts one word of the other side. */
+type WordTest = (segment: string, word: string) => boolean;
 
-function matchFrom(p: readonly string[], i: number, k: readonly string[], j: number): boolean {
+const matchesWord: WordTest = (segment, word) => segment === "*" || segment === word;
+
+/** A narrow binding's wildcard word is covered only by a wildcard at least as wide. */
+const coversWord: WordTest = (segment, word) =>
+  word !== "#" && (segment === "*" || (segment === word && word !== "*"));
+
+function walk(
+  p: readonly string[],
+  i: number,
+  k: readonly string[],
+  j: number,
+  word: WordTest,
+): boolean {
   // Iterative for plain segments, recursive only at `#` (which tries every tail).
   while (i < p.length) {
-    const seg = p[i];
+    const seg = p[i]!;
     if (seg === "#") {
       if (i === p.length - 1) return true;
-      for (let n = j; n <= k.length; n++) if (matchFrom(p, i + 1, k, n)) return true;
+      for (let n = j; n <= k.length; n++) if (walk(p, i + 1, k, n, word)) return true;
       return false;
     }
-    if (j >= k.length || (seg !== "*" && seg !== k[j])) return false;
+    if (j >= k.length || !word(seg, k[j]!)) return false;
     i++;
     j++;
   }
