@@ -13,6 +13,8 @@ import { type AccessScope, allowsEvent, allowsSource, OPEN_SCOPE } from "./model
 import { RelayError } from "./model/errors.ts";
 import type { Event, Vendor } from "./model/event.ts";
 import type { Supervisor, SupervisorStatus } from "./upstreams/supervisor.ts";
+import type { Cursor } from "./model/cursor.ts";
+import { isCompositeCursor, parseComposite } from "./model/composite_cursor.ts";
 import type { SourceConfigBase, VendorModule } from "./upstreams/vendor_module.ts";
 
 /** A configured source as the relay runs it. */
@@ -229,8 +231,14 @@ export class Relay {
       this.#scoped(s.module.planTypes(s.config.name, types, this.#tenants(s.config.name)))
     );
     if (parts.length === 0) throw new RelayError("UNKNOWN_SOURCE", "No source matches");
+    const after = optionalString(selection.after);
+    let resume: Cursor[] | undefined;
+    if (after !== undefined && isCompositeCursor(after)) {
+      resume = parseComposite(after);
+      if (!resume) throw new RelayError("CURSOR_EXPIRED", "after: is not a valid events cursor");
+    }
     return this.#whenLoaded(() =>
-      this.#hub.subscribe(parts, { after: optionalString(selection.after) })
+      this.#hub.subscribe(parts, resume ? { resume, composite: true } : { after, composite: true })
     );
   }
 

@@ -100,8 +100,14 @@ const baseResolvers: ResolverMap = {
 };
 
 /** Every resolver of the schema: the base plus one map per vendor. */
+/** `cursor` on every event type: the composite cursor on `events`, else the id. */
+const cursorResolvers: ResolverMap = Object.fromEntries(
+  Object.values(EVENT_TYPENAMES).map((type) => [type, { cursor: (e: Event) => e.cursor ?? e.id }]),
+);
+
 export const resolvers: ResolverMap = mergeResolvers([
   baseResolvers,
+  cursorResolvers,
   drpResolvers,
   kazooResolvers,
   isymphonyResolvers,

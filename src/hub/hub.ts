@@ -12,7 +12,8 @@
 import type { Clock } from "../platform/clock.ts";
 import { systemClock } from "../platform/clock.ts";
 import { nextTurn } from "../platform/next_turn.ts";
-import { formatCursor, newEpoch, parseCursor } from "../model/cursor.ts";
+import { type Cursor, formatCursor, newEpoch, parseCursor } from "../model/cursor.ts";
+import { formatComposite } from "../model/composite_cursor.ts";
 import { RelayError } from "../model/errors.ts";
 import type { Event, UpstreamEvent, Vendor } from "../model/event.ts";
 import { Coverage, describeGap, type Gap, type Mark } from "./coverage.ts";
@@ -45,6 +46,16 @@ export interface SubscriptionPart {
 export interface SubscribeOptions {
   /** Replay events newer than this cursor (an event id), then go live. */
   after?: string | undefined;
+  /**
+   * A composite resume: every listed source replays from its own cursor (each all or
+   * nothing, by the same rules as `after`), the others start live. Overrides `after`.
+   */
+  resume?: readonly Cursor[] | undefined;
+  /**
+   * Give every delivered event a `cursor`: the composite cursor of this subscription (the
+   * newest offset delivered on each of its sources), for the cross-vendor `events` stream.
+   */
+  composite?: boolean | undefined;
 }
 
 /** Hub-wide settings. */
@@ -87,6 +98,8 @@ interface Subscriber {
   readonly parts: readonly SubscriptionPart[];
   /** Newest offset delivered, per source. */
   readonly seen: Map<string, number>;
+  /** Composite subscriptions: the sources their cursors cover, in order. */
+  readonly composite: readonly string[] | undefined;
 }
 
 interface Channel {
@@ -387,11 +400,14 @@ export class Hub {
     options: SubscribeOptions = {},
   ): AsyncIterableIterator<Event> {
     for (const part of parts) this.#channel(part.source);
-    const replay = options.after === undefined ? undefined : this.#replayFor(parts, options.after);
+    // Every replay is checked before anything is acquired: one expired source fails it all.
+    const replays = (options.resume?.map(formatCursor) ??
+      (options.after === undefined ? [] : [options.after])).map((c) => this.#replayFor(parts, c));
     let released = false;
     const sub: Subscriber = {
       parts,
       seen: new Map(),
+      composite: options.composite ? [...new Set(parts.map((p) => p.source))] : undefined,
       queue: new SubscriberQueue<Event>({
         maxItems: this.#maxQueued,
         overflowError: () =>
@@ -413,8 +429,10 @@ export class Hub {
       }
       channel.interest.acquire(part.interest);
     }
-    if (replay) {
-      sub.seen.set(replay.source, replay.fromOffset);
+    // Every source's position first, so cursors issued during one source's replay still
+    // point the others at their own cursor, not at live.
+    for (const replay of replays) sub.seen.set(replay.source, replay.fromOffset);
+    for (const replay of replays) {
       // History offsets are consecutive, so the replayed items follow the cursor's offset.
       replay.items.forEach((event, i) =>
         this.#deliver(sub, event, replay.fromOffset + i + 1, replay.part)
@@ -480,7 +498,17 @@ export class Hub {
     } catch {
       wanted = false;
     }
-    if (wanted) sub.queue.push(event);
+    if (wanted) sub.queue.push(sub.composite ? this.#withCursor(sub, sub.composite, event) : event);
+  }
+
+  /** The event with the subscription's composite cursor as of this delivery. */
+  #withCursor(sub: Subscriber, sources: readonly string[], event: Event): Event {
+    const entries = sources.map((source) => ({
+      source,
+      epoch: this.#channel(source).epoch,
+      offset: sub.seen.get(source) ?? 0,
+    }));
+    return { ...event, cursor: formatComposite(entries) };
   }
 
   #drain(): void {

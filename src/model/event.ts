@@ -143,6 +143,11 @@ export type UpstreamEvent = z.infer<typeof upstreamEventSchema>;
 export type Event = UpstreamEvent & {
   /** Relay-assigned, increasing per source; usable as an `after:` cursor. */
   readonly id: string;
+  /**
+   * On the cross-vendor `events` stream: the composite resume cursor as of this delivery
+   * (see model/composite_cursor.ts). Absent elsewhere, where the cursor is `id`.
+   */
+  readonly cursor?: string;
 };
 
 /** An event of one vendor, with its detail narrowed. */
