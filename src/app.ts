@@ -23,7 +23,9 @@ import { createLogger, type Logger } from "./platform/log.ts";
 import { createRedactor, type Redactor } from "./platform/redact.ts";
 import { denoWebSocketFactory, type WebSocketFactory } from "./platform/websocket.ts";
 import { Relay, type RunningSource } from "./relay.ts";
-import { createHandler, NO_SCOPE } from "./server/handler.ts";
+import { createHandler, NO_SCOPE, type RequestInfo } from "./server/handler.ts";
+import { createRelayMetrics, RELAY_VERSION, type RelayMetrics } from "./server/metrics.ts";
+import { statusData, statusPage } from "./server/status_page.ts";
 import { vendorModule } from "./upstreams/mod.ts";
 import { Supervisor } from "./upstreams/supervisor.ts";
 
@@ -47,8 +49,8 @@ export interface AppDeps {
 
 /** A wired relay. */
 export interface App extends AsyncDisposable {
-  /** The HTTP handler for `Deno.serve`. */
-  fetch(req: Request): Response | Promise<Response>;
+  /** The HTTP handler for `Deno.serve` (the peer address decides loopback-only metrics). */
+  fetch(req: Request, info?: RequestInfo): Response | Promise<Response>;
   readonly relay: Relay;
   readonly hub: Hub;
   readonly ws: WsHandler;
@@ -57,6 +59,7 @@ export interface App extends AsyncDisposable {
   readonly redact: Redactor;
   /** The cluster node, in cluster mode. */
   readonly cluster: ClusterNode | undefined;
+  readonly metrics: RelayMetrics;
   /** Starts every supervisor (connects upstreams). */
   start(): void;
   /** Stops upstreams and closes client sockets. */
@@ -226,6 +229,7 @@ export function createApp(deps: AppDeps): App {
       error: (...args: unknown[]) => log.error(String(args[0]), { detail: args.slice(1) }),
     },
   });
+  const metrics = createRelayMetrics(clock);
   const ws = createWsHandler({
     schema,
     relay,
@@ -239,6 +243,7 @@ export function createApp(deps: AppDeps): App {
     maxSubscriptionsPerSocket: server.limits.maxSubscriptionsPerSocket,
     maxMessageBytes: server.limits.maxMessageBytes,
     subscriptionsPerMinute: server.limits.subscriptionsPerMinute,
+    observer: metrics.observer,
   });
   const sse = createSseHandler({
     schema,
@@ -254,6 +259,17 @@ export function createApp(deps: AppDeps): App {
     maxBufferedBytes: server.maxBufferedBytes,
     hideSuggestions: !checks.suggestions,
   });
+  metrics.bind({
+    relay,
+    running,
+    connections: () => ws.stats.open,
+    subscriptionsByField: () => ws.subscriptionsByField(),
+  });
+  const clientTotals = () => ({
+    connections: ws.stats.open,
+    subscriptions: Object.fromEntries(ws.subscriptionsByField()),
+  });
+  let page: ReturnType<typeof statusPage> | undefined;
   const handler = createHandler({
     relay,
     graphqlPath: server.graphqlPath,
@@ -272,6 +288,29 @@ export function createApp(deps: AppDeps): App {
     maxBodyBytes: server.limits.maxMessageBytes,
     openScope: OPEN_SCOPE,
     graphiql: server.graphiql,
+    metrics: server.metrics.enabled
+      ? {
+        path: server.metrics.path,
+        access: {
+          token: server.metrics.token,
+          loopbackOnly: authenticator !== undefined && server.metrics.token === undefined,
+        },
+        render: () => metrics.render(),
+        contentType: metrics.contentType,
+      }
+      : undefined,
+    status: server.statusPage
+      ? {
+        page: () =>
+          page ??= statusPage({
+            graphiql: server.graphiql ? server.graphqlPath : undefined,
+            metrics: server.metrics.enabled && server.metrics.token === undefined
+              ? server.metrics.path
+              : undefined,
+          }),
+        data: (scope) => statusData(relay, scope, clientTotals, RELAY_VERSION, clock.now()),
+      }
+      : undefined,
   });
 
   const abort = new AbortController();
@@ -295,10 +334,10 @@ export function createApp(deps: AppDeps): App {
 
   return {
     // Once closing, new requests are refused so nothing joins while subscriptions complete.
-    fetch: (req) =>
+    fetch: (req, info) =>
       closed
         ? new Response("Shutting down", { status: 503, headers: { "retry-after": "1" } })
-        : handler(req),
+        : handler(req, info),
     relay,
     hub,
     ws,
@@ -306,6 +345,7 @@ export function createApp(deps: AppDeps): App {
     log,
     redact,
     cluster,
+    metrics,
     start() {
       if (runs.length > 0 || abort.signal.aborted) return;
       if (cluster) {

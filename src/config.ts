@@ -11,6 +11,7 @@ import { type ClusterConfig, clusterSchema, redisUrlSecrets } from "./cluster/co
 import { LOG_LEVELS } from "./platform/log.ts";
 import { type AuthConfig, authSchema } from "./server/auth.ts";
 import { VENDOR_MODULES } from "./upstreams/mod.ts";
+import { STATUS_DATA_PATH } from "./server/status_page.ts";
 import type { SourceConfigBase } from "./upstreams/vendor_module.ts";
 
 /** Limits on what one client may ask for; each violation is a clear error. */
@@ -39,6 +40,18 @@ export const limitsSchema = z.object({
   subscriptionsPerMinute: z.number().int().min(1).max(1_000_000).default(600),
 }).strict();
 
+/** The Prometheus endpoint. */
+export const metricsSchema = z.object({
+  /** Serve metrics (on by default: scraping is how operators watch the relay). */
+  enabled: z.boolean().default(true),
+  path: z.string().regex(/^\/[A-Za-z0-9_\-/.]*$/, "Must start with /").default("/metrics"),
+  /**
+   * Scrapers must send `Authorization: Bearer <token>`. Without a token the endpoint is open,
+   * or, when `auth` is configured, served to loopback clients only.
+   */
+  token: z.string().min(16, "Use at least 16 characters").optional(),
+}).strict();
+
 /** The HTTP/WebSocket listener. */
 export const serverSchema = z.object({
   port: z.number().int().min(0).max(65535).default(8080),
@@ -63,7 +76,19 @@ export const serverSchema = z.object({
    */
   maxQueuedMessages: z.number().int().min(1).default(10_000),
   limits: limitsSchema.prefault({}),
-}).strict();
+  metrics: metricsSchema.prefault({}),
+  /** Serve the live status page at `/` (on in demo mode); it asks for an API key under auth. */
+  statusPage: z.boolean().default(false),
+}).strict().superRefine((server, ctx) => {
+  const taken = ["/", "/healthz", "/readyz", STATUS_DATA_PATH, server.graphqlPath];
+  if (server.metrics.enabled && taken.includes(server.metrics.path)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["metrics", "path"],
+      message: `${server.metrics.path} is already served by the relay`,
+    });
+  }
+});
 
 const topSchema = z.object({
   server: serverSchema.prefault({}),

@@ -37,6 +37,7 @@ try {
         // A demo is for exploring: GraphiQL and introspection on (both off by default).
         graphiql: true,
         introspection: true,
+        statusPage: true,
       },
       sources: demo.sources,
     }, env);
@@ -66,6 +67,7 @@ const server = Deno.serve({
     const host = hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname;
     const url = `http://${host}:${port}${serverConfig.graphqlPath}`;
     app.log.info(`relay listening; GraphiQL at ${url}`, { url, ws: url.replace(/^http/, "ws") });
+    if (serverConfig.statusPage) app.log.info(`status page at http://${host}:${port}/`);
   },
 }, app.fetch);
 

@@ -6,6 +6,7 @@
 
 import { GraphQLScalarType } from "graphql";
 import type { Event, EventDetail, Vendor } from "../model/event.ts";
+import type { RelayContext } from "./context.ts";
 
 /** A resolver map: type name -> field resolvers (or a scalar). */
 export type ResolverMap = Record<string, Record<string, unknown> | GraphQLScalarType>;
@@ -16,8 +17,15 @@ export function detail<V extends Vendor>(e: Event, vendor: V): Extract<EventDeta
   return e.detail as Extract<EventDetail, { vendor: V }>;
 }
 
-/** A subscription field's payload is the event itself. */
-export const identity = (e: Event): Event => e;
+/**
+ * A subscription field's payload is the event itself. The event is also noted on the
+ * context (one write per result, shared by every socket of a shared stream), so delivery
+ * metrics know which source and receive time the result being written carries.
+ */
+export const eventPayload = (e: Event, _args: unknown, ctx: RelayContext): Event => {
+  ctx.lastEvent = e;
+  return e;
+};
 
 /** Merges resolver maps type by type (later fields win). */
 export function mergeResolvers(maps: readonly ResolverMap[]): ResolverMap {

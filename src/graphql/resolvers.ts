@@ -11,7 +11,7 @@ import type { InterestEntry } from "../hub/interest_table.ts";
 import type { SourceInfo } from "../relay.ts";
 import type { RelayContext } from "./context.ts";
 import { coded } from "./errors.ts";
-import { identity, mergeResolvers, type ResolverMap } from "./resolver_kit.ts";
+import { eventPayload, mergeResolvers, type ResolverMap } from "./resolver_kit.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
 import { drpResolvers } from "./vendors/drp.ts";
 import { kazooResolvers } from "./vendors/kazoo.ts";
@@ -94,7 +94,7 @@ const baseResolvers: ResolverMap = {
             after: args.after,
           })
         ),
-      resolve: identity,
+      resolve: eventPayload,
     },
   },
 };

@@ -33,9 +33,13 @@ interface Member {
   deliver: Deliver | undefined;
 }
 
+/** Called once per result fanned out, with how many members it went to (metrics). */
+export type OnBatch = (members: number) => void;
+
 interface Group {
   source: AsyncIterator<Result>;
   members: Set<Member>;
+  onBatch: OnBatch | undefined;
 }
 
 /** Options for {@link SharedStreams}. */
@@ -51,7 +55,10 @@ export interface SharedStreamsOptions {
 /** A registry of shared subscription streams. */
 export class SharedStreams {
   readonly #groups = new Map<string, Group>();
-  readonly #starting = new Map<string, Promise<Started>>();
+  readonly #starting = new Map<
+    string,
+    { started: Promise<Started>; onBatch: OnBatch | undefined }
+  >();
   readonly #maxQueued: number;
   readonly #sliceSize: number;
   readonly #yieldTurn: () => Promise<void>;
@@ -85,25 +92,32 @@ export class SharedStreams {
    *
    * With `deliver`, results go to it as JSON text and the returned iterator yields nothing:
    * it only ends when the group does (done, or an error), or is returned to leave.
+   * `onBatch` of the member that starts the group is the group's.
    */
   async join(
     key: string,
     start: () => Promise<Started> | Started,
     deliver?: Deliver,
+    onBatch?: OnBatch,
   ): Promise<Started> {
     const existing = this.#groups.get(key);
     if (existing) return this.#member(key, existing, deliver);
     let starting = this.#starting.get(key);
     if (!starting) {
-      starting = Promise.resolve(start());
+      // The starter's onBatch goes with its start: its context is the one execution uses.
+      starting = { started: Promise.resolve(start()), onBatch };
       this.#starting.set(key, starting);
-      starting.finally(() => this.#starting.delete(key)).catch(() => {});
+      starting.started.finally(() => this.#starting.delete(key)).catch(() => {});
     }
-    const started = await starting;
+    const started = await starting.started;
     if (!isAsyncIterable(started)) return started;
     let group = this.#groups.get(key);
     if (!group) {
-      group = { source: started[Symbol.asyncIterator](), members: new Set() };
+      group = {
+        source: started[Symbol.asyncIterator](),
+        members: new Set(),
+        onBatch: starting.onBatch,
+      };
       this.#groups.set(key, group);
       this.#pump(key, group);
     }
@@ -137,7 +151,8 @@ export class SharedStreams {
         if (next.done) break;
         // Serialised once for every member that takes text (GraphQLError has toJSON).
         let text: string | undefined;
-        for (const member of [...group.members]) {
+        const members = [...group.members];
+        for (const member of members) {
           if (!member.deliver) {
             member.queue.push(next.value);
             continue;
@@ -155,6 +170,7 @@ export class SharedStreams {
             await this.#yieldTurn();
           }
         }
+        group.onBatch?.(members.length);
         if (group.members.size === 0) return;
       }
       for (const member of [...group.members]) member.queue.return();

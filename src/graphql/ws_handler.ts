@@ -27,6 +27,7 @@ import {
   stringifyMessage,
 } from "graphql-ws";
 import { type AccessScope, OPEN_SCOPE } from "../model/access.ts";
+import type { Event } from "../model/event.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Logger } from "../platform/log.ts";
 import type { Relay } from "../relay.ts";
@@ -62,6 +63,19 @@ export interface WsHandlerOptions {
   maxSubscriptionsPerSocket: number;
   maxMessageBytes: number;
   subscriptionsPerMinute: number;
+  /** Told once per written batch and per closed socket (metrics); optional. */
+  observer?: DeliveryObserver | undefined;
+}
+
+/** What delivery metrics are told; every call is per batch, never per socket write. */
+export interface DeliveryObserver {
+  /**
+   * `count` next messages carrying `event` were written to client sockets; `live` is false
+   * for replayed events (`after:`), whose age is not delivery lag.
+   */
+  delivered(event: Event, count: number, live: boolean): void;
+  /** A client socket closed with `code`. */
+  closed(code: number): void;
 }
 
 interface Extra {
@@ -78,6 +92,10 @@ interface WsContext extends RelayContext {
   shareKey: string | undefined;
   /** Writes a shared stream's serialised result as this operation's `next` frame. */
   deliver: (payloadText: string) => void;
+  /** The root field subscribed to (a schema field: a bounded metrics label). */
+  field: string | undefined;
+  /** When the operation started; events received before it are replays. */
+  startedAt: number;
 }
 
 /** Counters the handler keeps. */
@@ -96,6 +114,8 @@ export interface WsHandler {
   readonly shared: SharedStreams;
   /** The per-key new-subscription bucket (SSE subscriptions draw from it too). */
   readonly limiter: { take(key: string): boolean };
+  /** Running subscriptions per root field, counted when asked (metrics scrapes). */
+  subscriptionsByField(): Map<string, number>;
   /**
    * Graceful shutdown: sends `complete` for every running subscription, then closes every
    * socket with 1001 (going away, which graphql-ws clients retry against a new instance).
@@ -136,6 +156,9 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     if (!view) views.set(scope, view = relay.withScope(scope));
     return view;
   };
+  const { observer, clock } = options;
+  /** Root field of each running operation, keyed by what graphql-ws keeps per subscription. */
+  const fieldOf = new WeakMap<object, string>();
 
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
     schema,
@@ -184,12 +207,17 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
       }
       // The frame graphql-ws would build, minus the per-socket stringify of the payload.
       const head = `{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`;
+      const root = op.selectionSet.selections[0];
       const contextValue: WsContext = {
         relay: relayFor(scope),
         shareKey: shareKeyOf(op, scope, payload.operationName, payload.query, payload.variables),
         deliver: (text) => {
           if (id in ctx.subscriptions) ctx.extra.send(`${head}${text}}`);
         },
+        field: op.operation === "subscription" && root?.kind === Kind.FIELD
+          ? root.name.value
+          : undefined,
+        startedAt: clock.now(),
       };
       return {
         schema,
@@ -200,11 +228,25 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         hideSuggestions: !options.checks.suggestions,
       };
     },
-    subscribe: (args) => {
-      const { shareKey, deliver } = args.contextValue as WsContext;
-      if (shareKey === undefined) return subscribe(args);
-      return shared.join(shareKey, () => subscribe(args), deliver);
+    subscribe: async (args) => {
+      const context = args.contextValue as WsContext;
+      const { shareKey, deliver, field } = context;
+      const started = shareKey === undefined ? await subscribe(args) : await shared.join(
+        shareKey,
+        () => subscribe(args),
+        deliver,
+        observer && ((n) => context.lastEvent && observer.delivered(context.lastEvent, n, true)),
+      );
+      if (field !== undefined && Symbol.asyncIterator in started) fieldOf.set(started, field);
+      return started;
     },
+    // Only unshared operations reach here: shared streams write their frames themselves.
+    onNext: observer && ((_ctx, _id, _payload, args) => {
+      const { lastEvent, startedAt } = args.contextValue as WsContext;
+      if (lastEvent) {
+        observer.delivered(lastEvent, 1, Date.parse(lastEvent.receivedAt) >= startedAt);
+      }
+    }),
     onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
   });
 
@@ -266,6 +308,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         },
       }, { socket, upgradeCredential, send });
       socket.onclose = (event) => {
+        observer?.closed(event.code);
         stats.open--;
         sockets.delete(socket);
         live.delete(socket);
@@ -308,8 +351,20 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     }
   };
 
+  const subscriptionsByField = () => {
+    const counts = new Map<string, number>();
+    for (const ctx of live.values()) {
+      for (const sub of Object.values(ctx.subscriptions)) {
+        const field = sub ? fieldOf.get(sub) : undefined;
+        if (field !== undefined) counts.set(field, (counts.get(field) ?? 0) + 1);
+      }
+    }
+    return counts;
+  };
+
   Object.defineProperties(handler, {
     stats: { value: stats },
+    subscriptionsByField: { value: subscriptionsByField },
     shared: { value: shared },
     limiter: { value: limiter },
     closeAll: { value: closeAll },

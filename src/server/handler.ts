@@ -8,7 +8,9 @@
 import type { AccessScope } from "../model/access.ts";
 import type { Relay } from "../relay.ts";
 import { type Authenticator, bearer } from "./auth.ts";
+import { type MetricsAccess, metricsAllowed } from "./metrics.ts";
 import { originAllowed } from "./origin.ts";
+import { STATUS_DATA_PATH, type StatusData } from "./status_page.ts";
 
 /** A scope that sees nothing: what an HTTP request gets if its scope was lost. */
 export const NO_SCOPE: AccessScope = { id: "none", sources: new Set(), tenants: new Map() };
@@ -31,6 +33,29 @@ export interface HandlerDeps {
   openScope: AccessScope;
   /** GraphiQL is served on a browser GET of the GraphQL path. */
   graphiql: boolean;
+  /** The Prometheus endpoint; undefined when disabled. */
+  metrics?: MetricsEndpoint | undefined;
+  /** The status page at `/` and its data; undefined when disabled. */
+  status?: StatusEndpoint | undefined;
+}
+
+/** What the handler needs to serve `/metrics`. */
+export interface MetricsEndpoint {
+  path: string;
+  access: MetricsAccess;
+  render(): Promise<string>;
+  contentType: string;
+}
+
+/** What the handler needs to serve the status page. */
+export interface StatusEndpoint {
+  page(): Promise<{ html: string; csp: string }>;
+  data(scope: AccessScope): StatusData;
+}
+
+/** Connection details `Deno.serve` passes along; only the peer address is read. */
+export interface RequestInfo {
+  remoteAddr?: { hostname?: string } | Deno.Addr;
 }
 
 const json = (status: number, body: unknown) =>
@@ -124,10 +149,65 @@ function copyRequest(req: Request, body: Uint8Array<ArrayBuffer> | null): Reques
   });
 }
 
+async function serveMetrics(
+  endpoint: MetricsEndpoint,
+  req: Request,
+  info: RequestInfo | undefined,
+): Promise<Response> {
+  const addr = info?.remoteAddr;
+  const remote = addr && "hostname" in addr ? addr.hostname : undefined;
+  if (!(await metricsAllowed(endpoint.access, req.headers.get("authorization"), remote))) {
+    return endpoint.access.token !== undefined
+      ? new Response("Unauthorized\n", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="metrics"' },
+      })
+      : new Response("Metrics are served to loopback clients only\n", { status: 403 });
+  }
+  return new Response(await endpoint.render(), {
+    headers: { "content-type": endpoint.contentType, "cache-control": "no-store" },
+  });
+}
+
+async function serveStatusData(
+  deps: HandlerDeps,
+  status: StatusEndpoint,
+  req: Request,
+): Promise<Response> {
+  if (!deps.authenticator) return json(200, status.data(deps.openScope));
+  const credential = bearer(req.headers.get("authorization"));
+  const scope = credential ? await deps.authenticator.authenticate(credential) : undefined;
+  if (!scope) return json(401, { error: "Missing or invalid API key" });
+  return json(200, status.data(scope));
+}
+
+async function serveStatusPage(status: StatusEndpoint): Promise<Response> {
+  const { html, csp } = await status.page();
+  return new Response(html, {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy": csp,
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "cache-control": "no-store",
+    },
+  });
+}
+
 /** Builds the request handler. */
-export function createHandler(deps: HandlerDeps): (req: Request) => Response | Promise<Response> {
-  return (req) => {
+export function createHandler(
+  deps: HandlerDeps,
+): (req: Request, info?: RequestInfo) => Response | Promise<Response> {
+  return (req, info) => {
     const url = new URL(req.url);
+    const read = req.method === "GET" || req.method === "HEAD";
+    if (deps.metrics && url.pathname === deps.metrics.path && read) {
+      return serveMetrics(deps.metrics, req, info);
+    }
+    if (deps.status && read) {
+      if (url.pathname === "/") return serveStatusPage(deps.status);
+      if (url.pathname === STATUS_DATA_PATH) return serveStatusData(deps, deps.status, req);
+    }
     switch (url.pathname) {
       case "/healthz":
         return json(200, { status: "ok" });

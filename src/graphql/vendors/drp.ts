@@ -6,7 +6,7 @@
 import type { Event } from "../../model/event.ts";
 import type { RelayContext } from "../context.ts";
 import { coded } from "../errors.ts";
-import { detail, identity, type ResolverMap } from "../resolver_kit.ts";
+import { detail, eventPayload, type ResolverMap } from "../resolver_kit.ts";
 
 /** Resolvers for schema/drp.graphql. */
 export const drpResolvers: ResolverMap = {
@@ -19,7 +19,7 @@ export const drpResolvers: ResolverMap = {
     drpEvents: {
       subscribe: (_: unknown, args: Record<string, unknown>, ctx: RelayContext) =>
         coded(() => ctx.relay.subscribeVendor("DRP", args)),
-      resolve: identity,
+      resolve: eventPayload,
     },
   },
 };

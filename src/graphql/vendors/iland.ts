@@ -7,7 +7,7 @@ import type { Event } from "../../model/event.ts";
 import { ILAND_KINDS } from "../../upstreams/iland/match.ts";
 import type { RelayContext } from "../context.ts";
 import { coded } from "../errors.ts";
-import { detail, identity, type ResolverMap } from "../resolver_kit.ts";
+import { detail, eventPayload, type ResolverMap } from "../resolver_kit.ts";
 
 const d = (e: Event) => detail(e, "ILAND");
 const KNOWN_KINDS: ReadonlySet<string> = new Set(ILAND_KINDS);
@@ -35,7 +35,7 @@ export const ilandResolvers: ResolverMap = {
     ilandEvents: {
       subscribe: (_: unknown, args: Record<string, unknown>, ctx: RelayContext) =>
         coded(() => ctx.relay.subscribeVendor("ILAND", args)),
-      resolve: identity,
+      resolve: eventPayload,
     },
   },
 };

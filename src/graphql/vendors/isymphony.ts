@@ -6,7 +6,7 @@
 import type { Event } from "../../model/event.ts";
 import type { RelayContext } from "../context.ts";
 import { coded } from "../errors.ts";
-import { detail, identity, type ResolverMap } from "../resolver_kit.ts";
+import { detail, eventPayload, type ResolverMap } from "../resolver_kit.ts";
 
 /** A property as a string field: strings as sent, anything else null. */
 function text(name: string): (e: Event) => string | null {
@@ -35,7 +35,7 @@ export const isymphonyResolvers: ResolverMap = {
     isymphonyEvents: {
       subscribe: (_: unknown, args: Record<string, unknown>, ctx: RelayContext) =>
         coded(() => ctx.relay.subscribeVendor("ISYMPHONY", args)),
-      resolve: identity,
+      resolve: eventPayload,
     },
   },
 };

@@ -6,7 +6,7 @@
 import type { Event } from "../../model/event.ts";
 import type { RelayContext } from "../context.ts";
 import { coded } from "../errors.ts";
-import { detail, identity, type ResolverMap } from "../resolver_kit.ts";
+import { detail, eventPayload, type ResolverMap } from "../resolver_kit.ts";
 
 /** Resolvers for schema/kazoo.graphql. */
 export const kazooResolvers: ResolverMap = {
@@ -22,7 +22,7 @@ export const kazooResolvers: ResolverMap = {
     kazooEvents: {
       subscribe: (_: unknown, args: Record<string, unknown>, ctx: RelayContext) =>
         coded(() => ctx.relay.subscribeVendor("KAZOO", args)),
-      resolve: identity,
+      resolve: eventPayload,
     },
   },
 };

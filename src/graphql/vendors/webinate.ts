@@ -7,7 +7,7 @@
 import type { Event } from "../../model/event.ts";
 import type { RelayContext } from "../context.ts";
 import { coded } from "../errors.ts";
-import { detail, identity, type ResolverMap } from "../resolver_kit.ts";
+import { detail, eventPayload, type ResolverMap } from "../resolver_kit.ts";
 
 type Args = Record<string, unknown>;
 
@@ -27,7 +27,7 @@ export const webinateResolvers: ResolverMap = {
     webinateEvents: {
       subscribe: (_: unknown, args: Args, ctx: RelayContext) =>
         coded(() => ctx.relay.subscribeVendor("WEBINATE", args)),
-      resolve: identity,
+      resolve: eventPayload,
     },
   },
   Mutation: {
