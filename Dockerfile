@@ -22,4 +22,8 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["deno", "eval", "const r = await fetch('http://127.0.0.1:' + (Deno.env.get('PORT') ?? '8080') + '/healthz'); Deno.exit(r.ok ? 0 : 1)"]
 
 # Pass a config with RELAY_CONFIG (a mounted file) or RELAY_CONFIG_JSON; none = demo mode.
+# Check a config without connecting anywhere (prints every problem or "config ok"; exit 2/0):
+#   docker run --rm -v "$PWD/relay.json:/app/relay.json:ro" -e DRP_PASSWORD IMAGE \
+#     run --allow-net --allow-env --allow-read --frozen src/main.ts --check --config relay.json
+# Prometheus metrics are at /metrics (server.metrics); the status page at / (server.statusPage).
 CMD ["run", "--allow-net", "--allow-env", "--allow-read", "--frozen", "src/main.ts"]

@@ -12,6 +12,7 @@ import {
   type ParsedConfig,
 } from "./config.ts";
 import { createApp } from "./app.ts";
+import { checkConfig } from "./config_check.ts";
 import { type Demo, startDemo } from "./demo.ts";
 import { createLogger } from "./platform/log.ts";
 
@@ -23,6 +24,15 @@ const env = (name: string): string | undefined => {
   }
 };
 const bootLog = createLogger({ level: "info" });
+
+if (Deno.args.includes("--check")) {
+  const result = await checkConfig(Deno.args, env, Deno.readTextFileSync);
+  const out = (stream: { writeSync(b: Uint8Array): number }, line: string) =>
+    stream.writeSync(new TextEncoder().encode(`${line}\n`));
+  if (result.ok) out(Deno.stdout, result.summary);
+  else for (const line of result.problems) out(Deno.stderr, `config: ${line}`);
+  Deno.exit(result.ok ? 0 : 2);
+}
 
 let parsed: ParsedConfig;
 let demo: Demo | undefined;

@@ -11,6 +11,7 @@ import type { Gap } from "./hub/coverage.ts";
 import type { InterestEntry } from "./hub/interest_table.ts";
 import { type AccessScope, allowsEvent, allowsSource, OPEN_SCOPE } from "./model/access.ts";
 import { RelayError } from "./model/errors.ts";
+import { annotate, tracedSync } from "./platform/tracing.ts";
 import type { Event, Vendor } from "./model/event.ts";
 import type { Supervisor, SupervisorStatus } from "./upstreams/supervisor.ts";
 import type { Cursor } from "./model/cursor.ts";
@@ -195,13 +196,19 @@ export class Relay {
     vendor: Vendor,
     args: Record<string, unknown> & { source?: unknown; after?: unknown },
   ): AsyncIterableIterator<Event> | Promise<AsyncIterableIterator<Event>> {
-    const source = this.resolveSource(vendor, args.source as string | null | undefined);
-    const part = this.#scoped(
-      source.module.plan(source.config.name, this.#tenantArgs(vendor, source, args)),
-    );
-    return this.#whenLoaded(() =>
-      this.#hub.subscribe([part], { after: optionalString(args.after) })
-    );
+    return tracedSync("relay.subscribe", { "relay.vendor": vendor }, () => {
+      const source = this.resolveSource(vendor, args.source as string | null | undefined);
+      const part = this.#scoped(
+        source.module.plan(source.config.name, this.#tenantArgs(vendor, source, args)),
+      );
+      annotate({
+        "relay.source": source.config.name,
+        "relay.resume": args.after !== undefined && args.after !== null,
+      });
+      return this.#whenLoaded(() =>
+        this.#hub.subscribe([part], { after: optionalString(args.after) })
+      );
+    }, describeRelayError);
   }
 
   /**
@@ -226,20 +233,29 @@ export class Relay {
   subscribeEvents(
     selection: SourceSelection & { types?: readonly string[] | null; after?: unknown },
   ): AsyncIterableIterator<Event> | Promise<AsyncIterableIterator<Event>> {
-    const types = selection.types ?? undefined;
-    const parts: SubscriptionPart[] = this.select(selection).map((s) =>
-      this.#scoped(s.module.planTypes(s.config.name, types, this.#tenants(s.config.name)))
-    );
-    if (parts.length === 0) throw new RelayError("UNKNOWN_SOURCE", "No source matches");
-    const after = optionalString(selection.after);
-    let resume: Cursor[] | undefined;
-    if (after !== undefined && isCompositeCursor(after)) {
-      resume = parseComposite(after);
-      if (!resume) throw new RelayError("CURSOR_EXPIRED", "after: is not a valid events cursor");
-    }
-    return this.#whenLoaded(() =>
-      this.#hub.subscribe(parts, resume ? { resume, composite: true } : { after, composite: true })
-    );
+    return tracedSync("relay.subscribe", { "relay.field": "events" }, () => {
+      const types = selection.types ?? undefined;
+      const parts: SubscriptionPart[] = this.select(selection).map((s) =>
+        this.#scoped(s.module.planTypes(s.config.name, types, this.#tenants(s.config.name)))
+      );
+      if (parts.length === 0) throw new RelayError("UNKNOWN_SOURCE", "No source matches");
+      const after = optionalString(selection.after);
+      annotate({
+        "relay.sources": parts.map((p) => p.source),
+        "relay.resume": after !== undefined,
+      });
+      let resume: Cursor[] | undefined;
+      if (after !== undefined && isCompositeCursor(after)) {
+        resume = parseComposite(after);
+        if (!resume) throw new RelayError("CURSOR_EXPIRED", "after: is not a valid events cursor");
+      }
+      return this.#whenLoaded(() =>
+        this.#hub.subscribe(
+          parts,
+          resume ? { resume, composite: true } : { after, composite: true },
+        )
+      );
+    }, describeRelayError);
   }
 
   /** Buffered events, newest first, across the selected sources. */
@@ -329,6 +345,11 @@ export class Relay {
     const scope = this.#scope;
     return { ...part, match: (e) => part.match(e) && allowsEvent(scope, e) };
   }
+}
+
+/** A refused subscription's span names the relay's error code, which holds no secret. */
+function describeRelayError(err: unknown): string {
+  return err instanceof RelayError ? err.code : "error";
 }
 
 function optionalString(v: unknown): string | undefined {

@@ -111,6 +111,7 @@ export async function statusPage(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Relay status</title>
+<link rel="icon" href="data:,">
 <style>${STATUS_PAGE_STYLE}</style>
 </head>
 <body>

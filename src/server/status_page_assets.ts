@@ -129,10 +129,10 @@ function draw(canvas, list) {
   const g = canvas.getContext("2d");
   g.setTransform(ratio, 0, 0, ratio, 0, 0);
   g.clearRect(0, 0, w, h);
+  // Each point is the rate over the RATE_WINDOW samples before it, like the shown value:
+  // at a few events a second, per-poll rates would only jump between 0 and 1.
   const rates = [];
-  for (let i = 1; i < list.length; i++) {
-    rates.push((list[i].events - list[i - 1].events) / Math.max(0.001, (list[i].t - list[i - 1].t) / 1000));
-  }
+  for (let i = 1; i < list.length; i++) rates.push(rateOf(list.slice(0, i + 1)));
   const max = Math.max(1, ...rates);
   const step = w / (HISTORY - 1);
   const x0 = w - (rates.length - 1) * step;

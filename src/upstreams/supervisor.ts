@@ -19,6 +19,7 @@ import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 import type { Connector } from "./connector.ts";
 import { Session, UpstreamError } from "./session.ts";
 import { DropLog } from "./drop_log.ts";
+import { traced } from "../platform/tracing.ts";
 
 /** Connection states, as in the GraphQL `SourceState` enum. */
 export const SOURCE_STATES = [
@@ -191,7 +192,14 @@ export class Supervisor implements InterestSink {
   ): Promise<number | undefined> {
     const { clock, timing, connector, log } = this.#d;
     this.#set({ state: "CONNECTING", since: clock.now() });
-    const target = await connector.dial(this.#lastFailure);
+    const attributes = { "relay.source": this.#d.name, "relay.vendor": connector.vendor };
+    const describe = (err: unknown) => this.#safe(err);
+    const target = await traced(
+      "upstream.dial",
+      attributes,
+      () => connector.dial(this.#lastFailure),
+      describe,
+    );
     if (signal.aborted) return undefined;
     const session = new Session(this.#d.socketFactory(target.url, target.options), clock, {
       closeGraceMs: Math.min(2000, timing.connectTimeoutMs),
@@ -202,13 +210,24 @@ export class Supervisor implements InterestSink {
     // Why the relay itself closed the socket, so the close does not overwrite the reason.
     let silent: UpstreamError | undefined;
     try {
-      await session.opened(timing.connectTimeoutMs);
+      await traced(
+        "upstream.connect",
+        attributes,
+        () => session.opened(timing.connectTimeoutMs),
+        describe,
+      );
       this.#set({ state: "AUTHENTICATING", since: clock.now() });
-      await withTimeout(
-        connector.authenticate(session),
-        timing.authTimeoutMs,
-        clock,
-        "Authentication",
+      await traced(
+        "upstream.authenticate",
+        attributes,
+        () =>
+          withTimeout(
+            connector.authenticate(session),
+            timing.authTimeoutMs,
+            clock,
+            "Authentication",
+          ),
+        describe,
       );
       const readyAt = clock.now();
       markReady(readyAt);
