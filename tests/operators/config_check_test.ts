@@ -46,10 +46,11 @@ Deno.test("--check: ok configs exit 0, bad ones list every problem and exit 2, n
     server: { port: 0, metrics: { token: { env: "SCRAPE_TOKEN" } } },
     sources: [{ name: "lab", kind: "drp", url, username: "ops", password: { env: "DRP_PW" } }],
   };
-  const dir = await Deno.makeTempDir();
-  const file = `${dir}/relay.json`;
-  await Deno.writeTextFile(file, JSON.stringify(good));
-  const env = { DRP_PW: secret, SCRAPE_TOKEN: "scrape-token-0123456789" };
+  // The committed fixture is `good` with its url also an env reference.
+  const file = "tests/fixtures/config/relay.json";
+  const missingFile = "tests/fixtures/config/none.json";
+  const missingCa = "tests/fixtures/config/none.pem";
+  const env = { DRP_PW: secret, DRP_URL: url, SCRAPE_TOKEN: "scrape-token-0123456789" };
 
   try {
     await t.step("a good file", async () => {
@@ -72,7 +73,7 @@ Deno.test("--check: ok configs exit 0, bad ones list every problem and exit 2, n
           { ...good.sources[0], password: { env: "UNSET_PASSWORD" } },
           { name: "lab", kind: "drp", url: "not a url", username: "u", password: secret },
           { name: "x", kind: "nope" },
-          { name: "ca", kind: "drp", url, username: "u", password: "p", caFile: `${dir}/none.pem` },
+          { name: "ca", kind: "drp", url, username: "u", password: "p", caFile: missingCa },
         ],
       };
       const r = await check([], { ...env, RELAY_CONFIG_JSON: JSON.stringify(bad) });
@@ -93,12 +94,12 @@ Deno.test("--check: ok configs exit 0, bad ones list every problem and exit 2, n
     await t.step("a CA file that cannot be read; metrics on a taken path", async () => {
       const caBad = {
         server: { metrics: { path: "/graphql" } },
-        sources: [{ ...good.sources[0], caFile: `${dir}/none.pem` }],
+        sources: [{ ...good.sources[0], caFile: missingCa }],
       };
       const r = await check([], { ...env, RELAY_CONFIG_JSON: JSON.stringify(caBad) });
       assertEquals(r.code, 2);
       assertStringIncludes(r.stderr, "server.metrics.path: /graphql is already served");
-      const caOnly = { sources: [{ ...good.sources[0], caFile: `${dir}/none.pem` }] };
+      const caOnly = { sources: [{ ...good.sources[0], caFile: missingCa }] };
       const r2 = await check([], { ...env, RELAY_CONFIG_JSON: JSON.stringify(caOnly) });
       assertEquals(r2.code, 2);
       assertStringIncludes(r2.stderr, "sources[0].caFile: cannot read");
@@ -108,9 +109,9 @@ Deno.test("--check: ok configs exit 0, bad ones list every problem and exit 2, n
       const none = await check([], {});
       assertEquals(none.code, 2);
       assertStringIncludes(none.stderr, "no config given");
-      const missing = await check(["--config", `${dir}/missing.json`], {});
+      const missing = await check(["--config", missingFile], {});
       assertEquals(missing.code, 2);
-      assertStringIncludes(missing.stderr, "missing.json");
+      assertStringIncludes(missing.stderr, "none.json");
       const broken = await check([], { RELAY_CONFIG_JSON: "{ nope" });
       assertEquals(broken.code, 2);
       assertStringIncludes(broken.stderr, "not valid JSON");
@@ -120,6 +121,5 @@ Deno.test("--check: ok configs exit 0, bad ones list every problem and exit 2, n
   } finally {
     listener.close();
     await accepting;
-    await Deno.remove(dir, { recursive: true });
   }
 });

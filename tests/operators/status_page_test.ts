@@ -1,75 +1,45 @@
 /**
- * The status page in headless Chromium (Debian's `chromium`, driven by playwright-core;
- * nothing downloads a browser): the real entry point in demo mode shows every demo source
+ * The status page in headless Chromium (Debian's `chromium` driven by playwright-core;
+ * nothing downloads a browser). The real entry point in demo mode shows every demo source
  * READY with a moving event rate and logs no console error; under `auth` the page asks for
  * an API key and then shows only that key's sources, and no secret reaches the browser.
- * Screenshots are kept under tests/artifacts/ (gitignored).
+ * The browser runs in status_page_browser.ts, in its own process (see there why); its
+ * screenshots stay in test-artifacts/ (gitignored).
  */
 import { assert, assertEquals, assertGreater } from "@std/assert";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { startRelay } from "../helpers/relay.ts";
 import { requireBinary } from "../helpers/services.ts";
+import type { BrowserReport } from "./status_page_browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = new URL("../artifacts/", import.meta.url);
+const ROOT = new URL("../..", import.meta.url).pathname;
 const DEMO_SOURCES = ["demo-drp", "demo-kazoo", "demo-isymphony", "demo-iland", "demo-webinate"];
 const enabled = requireBinary("chromium", "status page browser tests");
 
-/** A fresh headless Chromium with an empty profile; closed and removed on dispose. */
-async function launch(): Promise<BrowserContext & AsyncDisposable> {
-  const profile = await Deno.makeTempDir({ prefix: "relay-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
+async function drive(
+  scenario: "demo" | "auth",
+  origin: string,
+  env: Record<string, string> = {},
+): Promise<BrowserReport> {
+  const out = await new Deno.Command(Deno.execPath(), {
     args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
+      "run",
+      "--allow-all",
+      "tests/operators/status_page_browser.ts",
+      scenario,
+      origin,
+      DEMO_SOURCES.join(","),
     ],
-    viewport: { width: 1280, height: 900 },
-  });
-  return Object.assign(context, {
-    [Symbol.asyncDispose]: async () => {
-      await context.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-    },
-  });
-}
-
-/** Every console error and uncaught page error, to assert there were none. */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(msg.text());
-  });
-  page.on("pageerror", (err) => errors.push(String(err)));
-  return errors;
-}
-
-/** The source cards as the page shows them. */
-function cards(page: Page) {
-  return page.$$eval("article.card", (els) =>
-    els.map((e) => {
-      const d = (e as HTMLElement).dataset;
-      return {
-        name: d.source ?? "",
-        state: d.state ?? "",
-        events: Number(d.events),
-        rate: Number(d.rate),
-        badge: e.querySelector(".state")?.textContent ?? "",
-      };
-    }));
-}
-
-async function screenshot(page: Page, name: string): Promise<string> {
-  await Deno.mkdir(ARTIFACTS, { recursive: true });
-  const path = new URL(name, ARTIFACTS).pathname;
-  await page.screenshot({ path, fullPage: true });
-  return path;
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  const report = JSON.parse(text.split("\n").at(-1)!) as BrowserReport;
+  assertEquals(report.failure, undefined, `browser driver: ${report.failure}`);
+  return report;
 }
 
 /** Reads stdout until the relay logs its URL, then keeps draining. */
@@ -99,52 +69,26 @@ Deno.test({
   fn: async () => {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
-      cwd: new URL("../..", import.meta.url).pathname,
+      cwd: ROOT,
       env: { PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
       stdout: "piped",
       stderr: "null",
     }).spawn();
     try {
-      const origin = await listeningOrigin(child.stdout);
-      await using browser = await launch();
-      const page = await browser.newPage();
-      const errors = collectErrors(page);
-      await page.goto(`${origin}/`);
-      assertEquals(await page.title(), "Relay status");
-      assert(await page.isVisible('a[href="/graphql"]'), "links to GraphiQL");
-
-      // Every demo source READY, then each one's count and rate move (the demo emits one
-      // event per source every 0.75-2.25 s).
-      await page.waitForFunction(
-        (names: string[]) =>
-          names.every((n) =>
-            document.querySelector<HTMLElement>(`article.card[data-source="${n}"]`)?.dataset
-              .state === "READY"
-          ),
-        DEMO_SOURCES,
-        { timeout: 30_000 },
-      );
-      const first = await cards(page);
-      await page.waitForFunction(
-        (start: Record<string, number>) =>
-          Object.entries(start).every(([n, events]) => {
-            const d = document.querySelector<HTMLElement>(`article.card[data-source="${n}"]`)
-              ?.dataset;
-            return d && Number(d.events) > events && Number(d.rate) > 0;
-          }),
-        Object.fromEntries(first.map((c) => [c.name, c.events])),
-        { timeout: 45_000, polling: 250 },
-      );
-      const shown = await cards(page);
-      assertEquals(shown.map((c) => c.name).sort(), [...DEMO_SOURCES].sort());
-      for (const c of shown) {
+      const report = await drive("demo", await listeningOrigin(child.stdout));
+      assertEquals(report.title, "Relay status");
+      assert(report.graphiqlLink, "links to GraphiQL");
+      assertEquals(report.ready.map((c) => c.name).sort(), [...DEMO_SOURCES].sort());
+      for (const c of report.moved) {
         assertEquals(c.badge, "READY", c.name);
-        assertGreater(c.rate, 0, c.name);
+        assertGreater(c.rate, 0, `${c.name} rate`);
+        const before = report.ready.find((r) => r.name === c.name)!;
+        assertGreater(c.events, before.events, `${c.name} events`);
       }
-      assert(await page.isVisible("#clients"), "an open relay shows client totals");
-      const path = await screenshot(page, "status_page_demo.png");
-      assertEquals(errors, [], `console errors: ${errors.join("\n")}`);
-      assert(Deno.statSync(path).size > 10_000, "screenshot written");
+      assert(report.clientsVisible, "an open relay shows client totals");
+      assertEquals(report.errors, [], "console errors");
+      assertEquals(report.foreign, [], "requests off the relay's origin");
+      assert(Deno.statSync(report.screenshot).size > 10_000, "screenshot written");
     } finally {
       child.kill("SIGTERM");
       await child.status;
@@ -178,41 +122,25 @@ Deno.test({
         },
       },
     });
-    await using browser = await launch();
-    const page = await browser.newPage();
-    const errors = collectErrors(page);
-    const bodies: string[] = [];
-    page.on("response", async (res) => {
-      if (res.url().startsWith(relay.origin)) bodies.push(await res.text().catch(() => ""));
-    });
-    await page.goto(`${relay.origin}/`);
-    await page.waitForSelector("#login:not([hidden])");
-    assertEquals(await cards(page), []);
-
-    await page.fill("#key", "not-a-key");
-    await page.click("#login button");
-    await page.waitForFunction(() =>
-      document.getElementById("login-error")?.textContent === "That key was not accepted."
-    );
-
-    await page.fill("#key", LAB_KEY);
-    await page.click("#login button");
-    await page.waitForSelector('article.card[data-source="lab"][data-state="READY"]');
-    assertEquals((await cards(page)).map((c) => c.name), ["lab"]);
-    assert(!(await page.isVisible("#clients")), "a scoped key sees no relay-wide totals");
-    await screenshot(page, "status_page_scoped.png");
-
-    // The 401s are the browser's own console errors for failed fetches; nothing else.
-    assertEquals(errors.filter((e) => !e.includes("401")), []);
-    const seen = bodies.join("\n") + (await page.content());
+    const report = await drive("auth", relay.origin, { STATUS_KEYS: `not-a-key,${LAB_KEY}` });
+    assert(report.loginShown, "the key form comes first, with no source shown");
+    assertEquals(report.badKeyMessage, "That key was not accepted.");
+    assertEquals(report.ready.map((c) => c.name), ["lab"]);
+    assert(!report.clientsVisible, "a scoped key sees no relay-wide totals");
+    // The browser logs each refused fetch (401) as a console error; nothing else may appear.
+    assertEquals(report.errors.filter((e) => !e.includes("401")), []);
+    assertEquals(report.foreign, []);
     for (const secret of [LAB_KEY, OPS_KEY, String(lab.password)]) {
-      assert(!seen.includes(secret), "a secret reached the browser");
+      assert(!report.seen.includes(secret), "a secret reached the browser");
     }
-    const raw = await fetch(`${relay.origin}/status.json`, {
+    const res = await fetch(`${relay.origin}/status.json`, {
       headers: { authorization: `Bearer ${OPS_KEY}` },
     });
-    const data = await raw.json();
+    const data = await res.json();
     assertEquals(data.sources.map((s: { name: string }) => s.name), ["lab", "other"]);
     assertEquals(typeof data.clients.connections, "number");
+    const anonymous = await fetch(`${relay.origin}/status.json`);
+    assertEquals(anonymous.status, 401);
+    await anonymous.body?.cancel();
   },
 });
