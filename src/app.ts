@@ -259,11 +259,13 @@ export function createApp(deps: AppDeps): App {
     maxBufferedBytes: server.maxBufferedBytes,
     hideSuggestions: !checks.suggestions,
   });
+  const clusterNode = cluster;
   metrics.bind({
     relay,
     running,
     connections: () => ws.stats.open,
     subscriptionsByField: () => ws.subscriptionsByField(),
+    holder: clusterNode && ((source) => clusterNode.holder(source) === clusterNode.nodeId),
   });
   const clientTotals = () => ({
     connections: ws.stats.open,
@@ -308,7 +310,12 @@ export function createApp(deps: AppDeps): App {
               ? server.metrics.path
               : undefined,
           }),
-        data: (scope) => statusData(relay, scope, clientTotals, RELAY_VERSION, clock.now()),
+        data: (scope) =>
+          statusData(relay, scope, clientTotals, {
+            version: RELAY_VERSION,
+            node: clusterNode?.nodeId,
+            now: clock.now(),
+          }),
       }
       : undefined,
   });

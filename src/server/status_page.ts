@@ -25,8 +25,8 @@ export interface SourceRow {
   vendor: string;
   state: string;
   stateSince: string;
-  /** Cluster mode: whether this node holds the upstream (absent on a single node). */
-  holder?: boolean | string | null;
+  /** Cluster mode: the node holding the upstream, null while none does (absent otherwise). */
+  holder?: string | null;
   interest: number;
   /** Interest in the vendor's words; left out where the scope is tenant-restricted. */
   interestItems?: string[];
@@ -42,6 +42,8 @@ export interface SourceRow {
 /** The document {@link STATUS_DATA_PATH} answers with. */
 export interface StatusData {
   version: string;
+  /** This node's id in cluster mode, else null. */
+  node: string | null;
   now: string;
   sources: SourceRow[];
   clients: ClientTotals | null;
@@ -57,12 +59,12 @@ export function statusData(
   relay: Relay,
   scope: AccessScope,
   clients: () => ClientTotals,
-  version: string,
-  now: number,
+  at: { version: string; node: string | undefined; now: number },
 ): StatusData {
   return {
-    version,
-    now: new Date(now).toISOString(),
+    version: at.version,
+    node: at.node ?? null,
+    now: new Date(at.now).toISOString(),
     sources: relay.withScope(scope).sources().map((s) => {
       const row: SourceRow = {
         name: s.name,
@@ -80,8 +82,7 @@ export function statusData(
       };
       // Another tenant's registration could name its account: counts only, then.
       if (!scope.tenants.has(s.name)) row.interestItems = s.interest.slice(0, 20);
-      const holder = (s as { holder?: unknown }).holder;
-      if (holder !== undefined) row.holder = holder as boolean | string | null;
+      if (at.node !== undefined) row.holder = s.holder ?? null;
       return row;
     }),
     clients: scope.sources === "*" ? clients() : null,

@@ -158,7 +158,7 @@ function draw(canvas, list) {
 
 function render(data) {
   const now = Date.parse(data.now);
-  $("meta").textContent = "relay " + data.version + " · updated " + new Date(now).toLocaleTimeString();
+  $("meta").textContent = "relay " + data.version + (data.node ? " · node " + data.node : "") + " · updated " + new Date(now).toLocaleTimeString();
   $("source-count").textContent = "(" + data.sources.length + ")";
   const seen = new Set();
   for (const s of data.sources) {
@@ -182,7 +182,7 @@ function render(data) {
       c.fields.events.parentNode.prepend(el("dt", "", "holder"), c.holder);
     }
     if (c.holder) {
-      c.holder.textContent = s.holder === true ? "this node" : s.holder === false ? "another node" : String(s.holder ?? "none");
+      c.holder.textContent = s.holder === null ? "none (lease free)" : s.holder + (s.holder === data.node ? " (this node)" : "");
     }
     const f = c.fields;
     f.events.textContent = s.eventsReceived.toLocaleString();
