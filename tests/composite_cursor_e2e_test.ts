@@ -132,3 +132,37 @@ Deno.test("events(after:) with a composite cursor fails with CURSOR_EXPIRED nami
   await bad.waitForEnd();
   assert(JSON.stringify(bad.error ?? bad.results).includes("CURSOR_EXPIRED"));
 });
+
+Deno.test("events(after:) with a composite cursor: a source that lost its upstream since is CURSOR_EXPIRED by name", async () => {
+  await using drp = createDrpSimulator();
+  await using pbx = createISymphonySimulator();
+  await Promise.all([drp.start(), pbx.start()]);
+  await using relay = await startRelay([
+    { ...drp.sourceConfig("drp"), reconnect: { baseMs: 20, maxMs: 50, stableMs: 60_000 } },
+    pbx.sourceConfig("pbx"),
+  ], { logLevel: "error" });
+  const Q = `subscription($after: ID) {
+    events(sources: ["drp", "pbx"], after: $after) { id cursor source }
+  }`;
+  await using client = connectClient(relay.wsUrl);
+  const live = client.subscribe<{ events: Row["events"] }>(Q);
+  await waitFor(
+    async () => (await sourceStatus(relay.httpUrl, "drp")).interest.includes("*.*.*"),
+    "drp",
+  );
+  await waitFor(async () => (await sourceStatus(relay.httpUrl, "pbx")).subscribers === 1, "pbx");
+  pbx.emit({ type: "userLogin", username: "u1" });
+  const [first] = await live.waitForCount(1);
+  // DRP's socket drops and comes back: events in between were never received.
+  await drp.restart();
+  await waitFor(
+    async () => (await sourceStatus(relay.httpUrl, "drp")).reconnects >= 1,
+    "reconnect",
+  );
+  await waitFor(async () => (await sourceStatus(relay.httpUrl, "drp")).state === "READY", "READY");
+  const late = client.subscribe(Q, { after: first!.events.cursor });
+  await late.waitForEnd();
+  const error = JSON.stringify(late.error ?? late.results);
+  assert(error.includes("CURSOR_EXPIRED"), error);
+  assert(error.includes("drp"), error);
+});
