@@ -259,13 +259,13 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
       if (socket.readyState !== WebSocket.OPEN) return;
       // bufferedAmount is what Deno has not yet written to the peer: at 0 the queue has
       // drained, otherwise this message waits behind the earlier ones.
-      queued = socket.bufferedAmount === 0 ? 1 : queued + 1;
-      if (
-        socket.bufferedAmount > options.maxBufferedBytes || queued > options.maxQueuedMessages
-      ) {
+      // Read once: it is a call into the runtime, and this runs once per delivered frame.
+      const buffered = socket.bufferedAmount;
+      queued = buffered === 0 ? 1 : queued + 1;
+      if (buffered > options.maxBufferedBytes || queued > options.maxQueuedMessages) {
         stats.slowConsumerCloses++;
         log.warn("closing slow client socket", {
-          bufferedBytes: socket.bufferedAmount,
+          bufferedBytes: buffered,
           queuedMessages: queued,
         });
         socket.close(CLOSE_SLOW_CONSUMER, "Client too slow: try again later");

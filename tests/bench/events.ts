@@ -21,9 +21,13 @@ function hex(n: number, width: number): string {
 
 /** `count` distinct machine-create events (deterministic). */
 export function machineEvents(count: number, seed = 1): BenchEvent[] {
-  const out: BenchEvent[] = [];
+  return Array.from({ length: count }, (_, i) => machineEvent(i, seed));
+}
+
+/** The `i`th machine-create event of a seeded series (deterministic). */
+export function machineEvent(i: number, seed = 1): BenchEvent {
   const base = Date.UTC(2024, 4, 1, 12, 0, 0);
-  for (let i = 0; i < count; i++) {
+  {
     const n = seed * 100_000 + i;
     const uuid = `${hex(n, 8)}-4b1d-4c2a-9e6f-${hex(n * 7919, 12).slice(-12)}`;
     const mac = [
@@ -61,7 +65,6 @@ export function machineEvents(count: number, seed = 1): BenchEvent[] {
       Object: object,
       Original: null,
     };
-    out.push({ init, text: goJson(init) });
+    return { init, text: goJson(init) };
   }
-  return out;
 }

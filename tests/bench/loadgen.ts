@@ -17,7 +17,7 @@
  * @module
  */
 import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp/simulator.ts";
-import { machineEvents } from "./events.ts";
+import { machineEvent } from "./events.ts";
 import { serveCommands } from "./lines.ts";
 
 /** What `round` answers. */
@@ -141,11 +141,15 @@ function openOne(fleet: Fleet, url: string, mode: "raw" | "gql", i: number): Pro
       settle(new Error(`socket ${i} closed early (${e.code} ${e.reason})`));
     };
     if (mode === "raw") {
-      ws.onopen = () => {
-        if (fleet.distinct) ws.send(`m-${i}`);
+      ws.onopen = () => ws.send(fleet.distinct ? `m-${i}` : "*");
+      ws.onmessage = (e) => {
+        if (e.data !== "ack") {
+          settle(new Error(`socket ${i}: expected ack, got ${String(e.data).slice(0, 200)}`));
+          return;
+        }
+        ws.onmessage = (ev) => onFrame(fleet, sock, ev.data);
         settle();
       };
-      ws.onmessage = (e) => onFrame(fleet, sock, e.data);
       return;
     }
     ws.onopen = () => ws.send(JSON.stringify({ type: "connection_init", payload: {} }));
@@ -211,12 +215,13 @@ async function runRound(args: {
   const fleet = fleets.get(args.target);
   if (!fleet) throw new Error(`no target ${args.target}`);
   const n = fleet.socks.length;
-  const events = machineEvents(args.events, args.seed);
-  events.forEach((e, seq) => {
-    const object = e.init.Object as Record<string, unknown>;
-    object.Name = `${MARK}${seq}`;
+  // Built as they are emitted: a soak's half a million events would not fit up front.
+  const eventAt = (seq: number) => {
+    const e = machineEvent(seq, args.seed);
+    (e.init.Object as Record<string, unknown>).Name = `${MARK}${seq}`;
     if (fleet.distinct) e.init.Key = `m-${seq % n}`;
-  });
+    return e.init;
+  };
   const active = fleet.socks.filter((s) => !s.closed);
   for (const s of active) {
     s.nextSeq = fleet.distinct ? s.index : 0;
@@ -245,8 +250,9 @@ async function runRound(args: {
   let emitted = 0;
   const emitUpTo = (count: number) => {
     while (emitted < count) {
+      const init = eventAt(emitted);
       emitAt[emitted] = performance.now();
-      fleet.sim.emit(events[emitted]!.init);
+      fleet.sim.emit(init);
       emitted++;
     }
   };

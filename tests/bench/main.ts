@@ -29,7 +29,8 @@
  * loss, duplicates, closed sockets, refusals or a relay stall). Knobs: BENCH_SIZES,
  * BENCH_EVENTS, BENCH_ROUNDS, BENCH_RATE, BENCH_DISTINCT_SIZES, BENCH_STORM,
  * BENCH_CASES (comma list of fanout,distinct,storm,soak), BENCH_SOAK=1, BENCH_SOAK_EVENTS,
- * BENCH_SOAK_RATE, BENCH_SOAK_SUBSCRIBERS.
+ * BENCH_SOAK_RATE, BENCH_SOAK_SUBSCRIBERS, BENCH_OUT (the results file's name), BENCH_CPU_PROF (a directory for V8 CPU profiles of
+ * the targets, `--cpu-prof`).
  *
  * @module
  */
@@ -91,11 +92,13 @@ class Target {
   ): Promise<Target> {
     const source = await loadgen.call<ServerConfig["source"]>("upstream", { target: name });
     const config: ServerConfig = { mode, source, ...options };
+    const profile = env("BENCH_CPU_PROF"); // a directory: V8 CPU profiles of every target
     const server = new Child(here("./server.ts"), [JSON.stringify(config)], { cpu }, [
       "--allow-net",
       "--allow-env",
       "--allow-read",
       "--v8-flags=--expose-gc",
+      ...(profile ? ["--allow-write", "--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
     ]);
     const { port } = await server.reply<{ port: number }>(`${name} start`);
     return new Target(name, server, port, loadgen);
@@ -554,7 +557,9 @@ async function main(): Promise<number> {
   if (CASES.has("storm")) await attempt("storm", () => stormCase(place, results));
   if (CASES.has("soak")) await attempt("soak", () => soakCase(place, results));
 
-  const file = here(`./results/${PROFILE === "full" ? "last" : PROFILE}.json`);
+  const file = here(
+    `./results/${env("BENCH_OUT") || (PROFILE === "full" ? "last" : PROFILE)}.json`,
+  );
   let previous: Results | undefined;
   try {
     previous = JSON.parse(await Deno.readTextFile(file)) as Results;

@@ -3,8 +3,8 @@
  *
  * - `raw`: the floor. `Deno.serve` + `Deno.upgradeWebSocket`; it reads the same DRP
  *   upstream as the relay, parses each event once, serialises it once, and sends that text
- *   to every socket (shared), or to the one socket that sent the event's key as its first
- *   message (distinct).
+ *   to every socket that asked for `*` (shared), or to the one socket that asked for the
+ *   event's key (distinct); each client's request is answered with one `ack` frame.
  * - `relay`: the real relay (`createApp`, the `Deno.serve` handler `main.ts` uses) with one
  *   DRP source pointing at the load generator's simulator.
  *
@@ -18,6 +18,7 @@ import process from "node:process";
 import { createApp } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/platform/log.ts";
+import { nextTurn } from "../../src/platform/next_turn.ts";
 import { createRedactor } from "../../src/platform/redact.ts";
 import { announce, serveCommands } from "./lines.ts";
 
@@ -71,11 +72,13 @@ async function startRaw(): Promise<Target> {
   const byKey = new Map<string, WebSocket>();
   const server = await listen((req) => {
     const { socket, response } = Deno.upgradeWebSocket(req);
-    socket.onopen = () => all.add(socket);
-    // Distinct clients name their key in their first message; shared ones send nothing.
+    // Like a subscribe: every client names what it wants (`*` or its key) and is answered
+    // once, so both targets' idle sockets have read and written a frame.
     socket.onmessage = (e) => {
-      byKey.set(String(e.data), socket);
-      all.delete(socket);
+      const wanted = String(e.data);
+      if (wanted === "*") all.add(socket);
+      else byKey.set(wanted, socket);
+      socket.send("ack");
     };
     socket.onclose = () => all.delete(socket);
     socket.onerror = () => {};
@@ -86,13 +89,28 @@ async function startRaw(): Promise<Target> {
     headers: { authorization: `Basic ${btoa(`${username}:${password}`)}` },
   } as unknown as string[]);
   upstream.onopen = () => upstream.send(`register ${config.filter ?? "*.*.*"}`);
+  // Frames that arrive back to back are handled from promise continuations, so a plain
+  // onmessage broadcast would queue a whole burst before Deno writes a byte of it (the
+  // stall of issue 11, which hits any fan-out). The floor therefore sends one event to
+  // every socket, then gives the event loop a turn while more are waiting.
+  const backlog: string[] = [];
+  let pumping = false;
+  const pump = async () => {
+    pumping = true;
+    while (backlog.length > 0) {
+      const event = JSON.parse(backlog.shift()!) as { Type?: string; Key?: string };
+      if (event.Type === "websocket") continue; // a register acknowledgement
+      const text = JSON.stringify(event); // once per event, like any broadcaster must
+      const target = event.Key === undefined ? undefined : byKey.get(event.Key);
+      if (target) target.send(text);
+      else for (const s of all) s.send(text);
+      if (backlog.length > 0 && all.size > 0) await nextTurn();
+    }
+    pumping = false;
+  };
   upstream.onmessage = (e) => {
-    const event = JSON.parse(String(e.data)) as { Type?: string; Key?: string };
-    if (event.Type === "websocket") return; // a register acknowledgement
-    const text = JSON.stringify(event); // once per event, like any broadcaster must
-    const target = event.Key === undefined ? undefined : byKey.get(event.Key);
-    if (target) target.send(text);
-    else for (const s of all) s.send(text);
+    backlog.push(String(e.data));
+    if (!pumping) void pump();
   };
   await new Promise((resolve) => upstream.addEventListener("message", resolve, { once: true }));
   return {
