@@ -19,6 +19,7 @@
 import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { machineEvent } from "./events.ts";
 import { serveCommands } from "./lines.ts";
+import { encodeClientFrame, Opcode, RawWsClient } from "../helpers/raw_ws.ts";
 
 /** What `round` answers. */
 export interface RoundResult {
@@ -40,7 +41,7 @@ export interface RoundResult {
 }
 
 interface Sock {
-  ws: WebSocket;
+  conn: Deno.TcpConn | undefined;
   /** The subscription's key (distinct) or undefined (every event). */
   index: number;
   nextSeq: number;
@@ -80,19 +81,41 @@ let round: {
   done: () => void;
 } | undefined;
 
-function onFrame(fleet: Fleet, sock: Sock, data: unknown): void {
-  if (typeof data !== "string") return;
+const MARK_BYTES = new TextEncoder().encode(MARK);
+const decoder = new TextDecoder();
+
+/** Where `MARK` starts in `buf[start, end)`, or -1. */
+function findMark(buf: Uint8Array, start: number, end: number): number {
+  const first = MARK_BYTES[0]!;
+  outer: for (let i = start; i <= end - MARK_BYTES.length; i++) {
+    if (buf[i] !== first) continue;
+    for (let j = 1; j < MARK_BYTES.length; j++) {
+      if (buf[i + j] !== MARK_BYTES[j]) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}
+
+function onText(fleet: Fleet, sock: Sock, buf: Uint8Array, start: number, end: number): void {
   const now = performance.now();
-  const at = data.indexOf(MARK);
+  const at = findMark(buf, start, end);
   if (at < 0) {
-    // Not an event: during subscribing that is a refusal or an error worth reporting.
-    if (fleet.refused.length < 1000) fleet.refused.push(data.slice(0, 300));
+    // Not an event: a refusal or an error worth reporting.
+    if (fleet.refused.length < 1000) {
+      fleet.refused.push(decoder.decode(buf.subarray(start, Math.min(end, start + 300))));
+    }
     return;
   }
-  fleet.sample ??= data;
+  fleet.sample ??= decoder.decode(buf.subarray(start, end));
   const r = round;
   if (!r) return;
-  const seq = parseInt(data.slice(at + MARK.length, at + MARK.length + 12), 10);
+  let seq = 0;
+  for (let i = at + MARK_BYTES.length; i < end; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) break;
+    seq = seq * 10 + d;
+  }
   if (seq < sock.nextSeq) {
     r.duplicated++;
     return;
@@ -112,6 +135,65 @@ function onFrame(fleet: Fleet, sock: Sock, data: unknown): void {
   if (++r.received === r.expected) r.done();
 }
 
+/**
+ * Reads server frames straight off TCP: no message events and no strings per frame, so
+ * one core of load generator keeps up with what the targets send (server frames are
+ * unmasked and, from Deno, never fragmented).
+ */
+async function readLoop(fleet: Fleet, sock: Sock, conn: Deno.TcpConn, leftover: Uint8Array) {
+  let buf = new Uint8Array(Math.max(64 * 1024, leftover.length * 2));
+  buf.set(leftover);
+  let len = leftover.length;
+  try {
+    while (true) {
+      let at = 0;
+      while (len - at >= 2) {
+        const b1 = buf[at + 1]!;
+        let size = b1 & 0x7f;
+        let head = 2;
+        if (size === 126) {
+          if (len - at < 4) break;
+          size = (buf[at + 2]! << 8) | buf[at + 3]!;
+          head = 4;
+        } else if (size === 127) {
+          if (len - at < 10) break;
+          size = Number(new DataView(buf.buffer, buf.byteOffset + at + 2, 8).getBigUint64(0));
+          head = 10;
+        }
+        if (len - at < head + size) break;
+        const opcode = buf[at]! & 0x0f;
+        const start = at + head;
+        if (opcode === Opcode.text) onText(fleet, sock, buf, start, start + size);
+        else if (opcode === Opcode.ping) {
+          void conn.write(encodeClientFrame(Opcode.pong, buf.slice(start, start + size)))
+            .catch(() => {});
+        } else if (opcode === Opcode.close) throw new Error("closed by the server");
+        at = start + size;
+      }
+      if (at > 0) {
+        buf.copyWithin(0, at, len);
+        len -= at;
+      }
+      if (len === buf.length) {
+        const bigger = new Uint8Array(buf.length * 2);
+        bigger.set(buf);
+        buf = bigger;
+      }
+      const n = await conn.read(buf.subarray(len));
+      if (n === null) break;
+      len += n;
+    }
+  } catch {
+    // closed by either side
+  }
+  if (!sock.closed) {
+    sock.closed = true;
+    if (round && !quitting) round.closed++;
+  }
+}
+
+let quitting = false;
+
 function percentile(hist: Uint32Array, total: number, p: number): number {
   const rank = Math.ceil(total * p);
   let seen = 0;
@@ -122,53 +204,38 @@ function percentile(hist: Uint32Array, total: number, p: number): number {
   return hist.length;
 }
 
-function openOne(fleet: Fleet, url: string, mode: "raw" | "gql", i: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const ws = mode === "gql" ? new WebSocket(url, "graphql-transport-ws") : new WebSocket(url);
-    const sock: Sock = { ws, index: i, nextSeq: 0, lastAt: 0, closed: false };
-    fleet.socks.push(sock);
-    let settled = false;
-    const settle = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      if (err) reject(err);
-      else resolve();
-    };
-    ws.onerror = () => settle(new Error(`socket ${i} failed`));
-    ws.onclose = (e) => {
-      sock.closed = true;
-      if (round) round.closed++;
-      settle(new Error(`socket ${i} closed early (${e.code} ${e.reason})`));
-    };
+async function openOne(fleet: Fleet, url: string, mode: "raw" | "gql", i: number) {
+  const sock: Sock = { conn: undefined, index: i, nextSeq: 0, lastAt: 0, closed: false };
+  const client = await RawWsClient.connect(url, {
+    protocol: mode === "gql" ? "graphql-transport-ws" : null,
+  });
+  try {
     if (mode === "raw") {
-      ws.onopen = () => ws.send(fleet.distinct ? `m-${i}` : "*");
-      ws.onmessage = (e) => {
-        if (e.data !== "ack") {
-          settle(new Error(`socket ${i}: expected ack, got ${String(e.data).slice(0, 200)}`));
-          return;
-        }
-        ws.onmessage = (ev) => onFrame(fleet, sock, ev.data);
-        settle();
-      };
-      return;
-    }
-    ws.onopen = () => ws.send(JSON.stringify({ type: "connection_init", payload: {} }));
-    ws.onmessage = (e) => {
-      const text = String(e.data);
-      if (!text.includes('"connection_ack"')) {
-        settle(new Error(`socket ${i}: expected connection_ack, got ${text.slice(0, 200)}`));
-        return;
+      await client.sendText(fleet.distinct ? `m-${i}` : "*");
+      const frame = await client.readFrame(60_000);
+      const text = frame ? decoder.decode(frame.payload) : "(nothing)";
+      if (text !== "ack") throw new Error(`socket ${i}: expected ack, got ${text.slice(0, 200)}`);
+    } else {
+      await client.sendJson({ type: "connection_init", payload: {} });
+      const ack = await client.readJson(60_000);
+      if (ack.type !== "connection_ack") {
+        throw new Error(`socket ${i}: expected connection_ack, got ${JSON.stringify(ack)}`);
       }
       const filter = fleet.distinct ? `key: "m-${i}"` : 'type: "machines"';
-      ws.onmessage = (ev) => onFrame(fleet, sock, ev.data);
-      ws.send(JSON.stringify({
+      await client.sendJson({
         id: "1",
         type: "subscribe",
         payload: { query: `subscription { drpEvents(${filter}) ${QUERY_FIELDS} }` },
-      }));
-      settle();
-    };
-  });
+      });
+    }
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  const { conn, leftover } = await client.detach();
+  sock.conn = conn;
+  fleet.socks.push(sock);
+  void readLoop(fleet, sock, conn, leftover);
 }
 
 async function connect(args: {
@@ -351,21 +418,21 @@ await serveCommands(async (command) => {
 Deno.exit(0);
 
 async function closeFleet(fleet: Fleet): Promise<void> {
-  const closing = fleet.socks.map((s) =>
-    s.ws.readyState === WebSocket.CLOSED ? Promise.resolve() : new Promise<void>((resolve) => {
-      s.ws.onclose = () => resolve();
-      try {
-        s.ws.close(1000, "bench done");
-      } catch {
-        resolve();
-      }
-    })
-  );
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    Promise.all(closing),
-    new Promise((resolve) => timer = setTimeout(resolve, 10_000)),
-  ]);
-  clearTimeout(timer);
+  quitting = true;
+  const bye = encodeClientFrame(Opcode.close, new Uint8Array([0x03, 0xe8])); // 1000
+  for (const s of fleet.socks) {
+    s.closed = true;
+    try {
+      await s.conn?.write(bye);
+    } catch {
+      // gone already
+    }
+    try {
+      s.conn?.close();
+    } catch {
+      // closed by the reader
+    }
+  }
+  quitting = false;
   await fleet.sim.stop();
 }

@@ -171,10 +171,49 @@ interface Measured extends RoundResult {
   deliveriesPerS: number;
 }
 
+const TRACE = env("BENCH_TRACE") === "1";
+
+/** BENCH_TRACE: the target's longest silence (no socket.send) in a round, and what it did. */
+async function traced(target: Target, since: number): Promise<void> {
+  type Bucket = { sends: number; cpuMs: number; lagMs: number };
+  const { from, buckets } = await target.server.call<{ from: number; buckets: Bucket[] }>(
+    "trace",
+    { since },
+  );
+  let best = { start: 0, len: 0, cpu: 0, lag: 0 };
+  let run = { start: 0, len: 0, cpu: 0, lag: 0 };
+  // Only silences between sends count: the tail after the round is idle by design.
+  const lastSend = buckets.findLastIndex((b) => b.sends > 0);
+  buckets.slice(0, lastSend).forEach((b, i) => {
+    if (b.sends > 0) run = { start: i + 1, len: 0, cpu: 0, lag: 0 };
+    else {
+      run.len++;
+      run.cpu += b.cpuMs;
+      run.lag = Math.max(run.lag, b.lagMs);
+      if (run.len > best.len) best = { ...run };
+    }
+  });
+  const sends = buckets.map((b) => b.sends);
+  const cpu = buckets.reduce((a, b) => a + b.cpuMs, 0);
+  print(
+    `    trace ${target.name}: ${sends.reduce((a, b) => a + b, 0)} sends over ${
+      buckets.length * 100
+    } ms, cpu ${cpu.toFixed(0)} ms; longest silence ${best.len * 100} ms at +${
+      (best.start) * 100
+    } ms (cpu ${best.cpu.toFixed(0)} ms, max timer lag ${
+      best.lag.toFixed(0)
+    } ms) [t0 bucket ${from}]`,
+  );
+}
+
 async function measured(target: Target, events: number, rate: number, seed: number) {
+  const since = TRACE ? await target.server.call<number>("trace") : 0;
   const before = await target.stats();
   const r = await target.round(events, rate, seed);
   const after = await target.stats();
+  if (TRACE) await traced(target, since);
+  const slow = after.slowConsumerCloses - before.slowConsumerCloses;
+  if (slow > 0) print(`  (${target.name}: ${slow} sockets closed as slow consumers)`);
   const m: Measured = {
     ...r,
     cpuPerDeliveryUs: (after.cpuUs - before.cpuUs) / Math.max(1, r.received),

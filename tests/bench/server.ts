@@ -95,18 +95,24 @@ async function startRaw(): Promise<Target> {
   // every socket, then gives the event loop a turn while more are waiting.
   const backlog: string[] = [];
   let pumping = false;
+  const sendTo = (socket: WebSocket, text: string) => {
+    if (socket.readyState === WebSocket.OPEN) socket.send(text);
+  };
   const pump = async () => {
     pumping = true;
-    while (backlog.length > 0) {
-      const event = JSON.parse(backlog.shift()!) as { Type?: string; Key?: string };
-      if (event.Type === "websocket") continue; // a register acknowledgement
-      const text = JSON.stringify(event); // once per event, like any broadcaster must
-      const target = event.Key === undefined ? undefined : byKey.get(event.Key);
-      if (target) target.send(text);
-      else for (const s of all) s.send(text);
-      if (backlog.length > 0 && all.size > 0) await nextTurn();
+    try {
+      while (backlog.length > 0) {
+        const event = JSON.parse(backlog.shift()!) as { Type?: string; Key?: string };
+        if (event.Type === "websocket") continue; // a register acknowledgement
+        const text = JSON.stringify(event); // once per event, like any broadcaster must
+        const target = event.Key === undefined ? undefined : byKey.get(event.Key);
+        if (target) sendTo(target, text);
+        else for (const s of all) sendTo(s, text);
+        if (backlog.length > 0 && all.size > 0) await nextTurn();
+      }
+    } finally {
+      pumping = false;
     }
-    pumping = false;
   };
   upstream.onmessage = (e) => {
     backlog.push(String(e.data));
@@ -158,6 +164,46 @@ async function startRelay(): Promise<Target> {
   };
 }
 
+/**
+ * BENCH_TRACE=1: a timeline of this process in 100 ms buckets (socket.send calls, CPU ms,
+ * the longest timer lateness), answered by the `trace` command: where a stall comes from.
+ */
+const trace = Deno.env.get("BENCH_TRACE") === "1" ? startTrace() : undefined;
+
+function startTrace() {
+  const t0 = performance.now();
+  const buckets: { sends: number; cpuMs: number; lagMs: number }[] = [];
+  const at = () => {
+    const i = Math.floor((performance.now() - t0) / 100);
+    while (buckets.length <= i) buckets.push({ sends: 0, cpuMs: 0, lagMs: 0 });
+    return buckets[i]!;
+  };
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (this: WebSocket, data) {
+    at().sends++;
+    return send.call(this, data);
+  };
+  let last = performance.now();
+  let cpu = process.cpuUsage();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const b = at();
+    b.lagMs = Math.max(b.lagMs, now - last - 10);
+    const c = process.cpuUsage();
+    b.cpuMs += (c.user + c.system - cpu.user - cpu.system) / 1000;
+    cpu = c;
+    last = now;
+  }, 10);
+  Deno.unrefTimer(timer);
+  return {
+    take(sinceMs: number) {
+      const from = Math.floor(sinceMs / 100);
+      return { from, buckets: buckets.slice(from) };
+    },
+    now: () => performance.now() - t0,
+  };
+}
+
 const target = config.mode === "raw" ? await startRaw() : await startRelay();
 announce({ port: target.port });
 
@@ -183,6 +229,10 @@ await serveCommands(async (command) => {
       warnings,
     };
     return stats;
+  }
+  if (command.cmd === "trace") {
+    if (!trace) throw new Error("start with BENCH_TRACE=1");
+    return command.since === undefined ? trace.now() : trace.take(Number(command.since));
   }
   if (command.cmd === "quit") {
     await target.close();

@@ -209,6 +209,20 @@ export class RawWsClient implements AsyncDisposable {
     }
   }
 
+  /**
+   * Hands the connection and any bytes already read to a caller that reads on its own (the
+   * benchmark's load generator); this client must not be used afterwards.
+   */
+  async detach(): Promise<{ conn: Deno.TcpConn; leftover: Uint8Array }> {
+    const pending = this.#pendingRead;
+    this.#pendingRead = undefined;
+    let leftover = this.#buf;
+    const n = pending ? await pending.catch(() => null) : null;
+    if (n) leftover = concat(leftover, this.#readChunk.subarray(0, n));
+    this.#closed = true;
+    return { conn: this.#conn, leftover };
+  }
+
   /** Closes the TCP connection (no close handshake). */
   close(): void {
     if (this.#closed) return;
