@@ -29,7 +29,7 @@
  * loss, duplicates, closed sockets, refusals or a relay stall). Knobs: BENCH_SIZES,
  * BENCH_EVENTS, BENCH_ROUNDS, BENCH_RATE, BENCH_DISTINCT_SIZES, BENCH_STORM,
  * BENCH_CASES (comma list of fanout,distinct,storm,soak), BENCH_SOAK=1, BENCH_SOAK_EVENTS,
- * BENCH_SOAK_RATE, BENCH_SOAK_SUBSCRIBERS, BENCH_OUT (the results file's name), BENCH_CPU_PROF (a directory for V8 CPU profiles of
+ * BENCH_SOAK_RATE, BENCH_SOAK_SUBSCRIBERS, BENCH_MODES (burst,100), BENCH_OUT (the results file's name), BENCH_CPU_PROF (a directory for V8 CPU profiles of
  * the targets, `--cpu-prof`).
  *
  * @module
@@ -51,6 +51,8 @@ const SIZES = ints(env("BENCH_SIZES") || (CI ? "200" : "1000,5000"));
 const EVENTS = num("BENCH_EVENTS", 200, 50);
 const ROUNDS = num("BENCH_ROUNDS", 3, 1);
 const RATE = num("BENCH_RATE", 100, 100);
+/** Which rounds: "burst", "100" (the paced ones), or both (default). */
+const MODES = env("BENCH_MODES");
 const DISTINCT_SIZES = ints(env("BENCH_DISTINCT_SIZES") || (CI ? "50,200" : "100,1000,10000"));
 const DISTINCT_EVENTS = num("BENCH_DISTINCT_EVENTS", 2000, 400);
 const STORM = num("BENCH_STORM", 5000, 500);
@@ -295,7 +297,10 @@ async function fanoutCase(n: number, place: Placed, results: Results): Promise<v
       }`,
     );
     for (const t of [raw, relay]) await t.round(Math.min(EVENTS, 50), 0, 9); // warm-up
-    for (const [mode, rate] of [["burst", 0], [`${RATE} ev/s`, RATE]] as const) {
+    const modes = ([["burst", 0], [`${RATE} ev/s`, RATE]] as const).filter(([mode]) =>
+      MODES === "" || MODES.split(",").some((m) => mode.startsWith(m))
+    );
+    for (const [mode, rate] of modes) {
       const rounds: Record<string, Measured[]> = { raw: [], relay: [] };
       for (let i = 0; i < ROUNDS; i++) {
         for (const t of [raw, relay]) {
@@ -574,6 +579,18 @@ async function main(): Promise<number> {
     distinct: [],
     failures: [],
   };
+  const file = here(
+    `./results/${env("BENCH_OUT") || (PROFILE === "full" ? "last" : PROFILE)}.json`,
+  );
+  let previous: Results | undefined;
+  try {
+    previous = JSON.parse(await Deno.readTextFile(file)) as Results;
+  } catch {
+    previous = undefined;
+  }
+  await Deno.mkdir(here("./results"), { recursive: true });
+  // Written after every case too, so a run cut short keeps what it measured.
+  const save = () => Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
   const attempt = async (what: string, run: () => Promise<void>) => {
     try {
       await run();
@@ -582,6 +599,7 @@ async function main(): Promise<number> {
       results.failures.push(message);
       print(`FAILED ${message}`);
     }
+    await save();
   };
   if (CASES.has("fanout")) {
     for (const n of SIZES) {
@@ -596,19 +614,9 @@ async function main(): Promise<number> {
   if (CASES.has("storm")) await attempt("storm", () => stormCase(place, results));
   if (CASES.has("soak")) await attempt("soak", () => soakCase(place, results));
 
-  const file = here(
-    `./results/${env("BENCH_OUT") || (PROFILE === "full" ? "last" : PROFILE)}.json`,
-  );
-  let previous: Results | undefined;
-  try {
-    previous = JSON.parse(await Deno.readTextFile(file)) as Results;
-  } catch {
-    previous = undefined;
-  }
   table(results, previous);
   if (CI) results.failures.push(...check(results));
-  await Deno.mkdir(here("./results"), { recursive: true });
-  await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
+  await save();
   print();
   print(`numbers written to ${file}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   for (const f of results.failures) print(`FAIL ${f}`);

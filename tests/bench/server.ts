@@ -85,10 +85,37 @@ async function startRaw(): Promise<Target> {
     return response;
   });
   const { url, username, password } = config.source;
-  const upstream = new WebSocket(url, {
-    headers: { authorization: `Basic ${btoa(`${username}:${password}`)}` },
-  } as unknown as string[]);
-  upstream.onopen = () => upstream.send(`register ${config.filter ?? "*.*.*"}`);
+  let closing = false;
+  let upstream: WebSocket;
+  // Re-dials like a real consumer would; a drop is reported, since it costs the round.
+  const dial = () => {
+    upstream = new WebSocket(url, {
+      headers: { authorization: `Basic ${btoa(`${username}:${password}`)}` },
+    } as unknown as string[]);
+    const register = () => upstream.send(`register ${config.filter ?? "*.*.*"}`);
+    upstream.onopen = () => {
+      register();
+      // Something every 20 s (an idempotent re-register), like the relay's DRP probe: the
+      // upstream's server side closes a socket it has heard nothing from for too long.
+      const keepalive = setInterval(() => {
+        if (upstream.readyState === WebSocket.OPEN) register();
+        else clearInterval(keepalive);
+      }, 20_000);
+      Deno.unrefTimer(keepalive);
+    };
+    upstream.onmessage = (e) => {
+      backlog.push(String(e.data));
+      if (!pumping) void pump();
+    };
+    upstream.onclose = (e) => {
+      if (closing) return;
+      warnings++;
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(`raw: upstream closed (${e.code} ${e.reason}); re-dialing\n`),
+      );
+      setTimeout(dial, 100);
+    };
+  };
   // Frames that arrive back to back are handled from promise continuations, so a plain
   // onmessage broadcast would queue a whole burst before Deno writes a byte of it (the
   // stall of issue 11, which hits any fan-out). The floor therefore sends one event to
@@ -114,10 +141,7 @@ async function startRaw(): Promise<Target> {
       pumping = false;
     }
   };
-  upstream.onmessage = (e) => {
-    backlog.push(String(e.data));
-    if (!pumping) void pump();
-  };
+  dial();
   await new Promise((resolve) => upstream.addEventListener("message", resolve, { once: true }));
   return {
     port: server.addr.port,
@@ -125,6 +149,7 @@ async function startRaw(): Promise<Target> {
     subscribers: () => all.size + byKey.size,
     counters: () => ({ slowConsumerCloses: 0, rateLimited: 0 }),
     async close() {
+      closing = true;
       upstream.close();
       await server.shutdown();
     },
