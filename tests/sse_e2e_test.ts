@@ -107,3 +107,33 @@ Deno.test("SSE: queries still answer over SSE (yoga), and shutdown ends streams 
   await s.ended;
   assertEquals(s.frames.filter((f) => f.event === "complete"), []);
 });
+
+Deno.test("SSE: POST with a JSON body (what graphql-sse clients send) streams the same way", async () => {
+  await using env = await setup();
+  const abort = new AbortController();
+  const res = await fetch(env.relay.httpUrl, {
+    method: "POST",
+    headers: { accept: "text/event-stream", "content-type": "application/json" },
+    body: JSON.stringify({
+      query: `subscription($t: String) { drpEvents(type: $t) { key } }`,
+      variables: { t: "machines" },
+    }),
+    signal: abort.signal,
+  });
+  assertEquals(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  await waitFor(() => env.relay.app.ws.shared.groupCount === 1, "joined");
+  env.emit("posted");
+  const reader = res.body!.getReader();
+  let text = "";
+  while (!text.includes('"posted"')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  assert(
+    /id: lab:[^\n]+\nevent: next\ndata: \{"data":\{"drpEvents":\{"key":"posted"\}\}\}/.test(text),
+    text,
+  );
+  abort.abort();
+  await reader.cancel().catch(() => {});
+});
