@@ -143,6 +143,11 @@ export interface ResumingOptions {
 
 /** Completes in a row, with no event between them, still taken as a relay restart. */
 const MAX_RESUMED_COMPLETES = 3;
+/**
+ * How long after a `complete` the socket must close for it to count as a shutdown: the
+ * relay closes (1001) right after completing every subscription.
+ */
+const SHUTDOWN_CLOSE_MS = 5_000;
 
 /**
  * Wraps an existing graphql-ws `Client` (for example one passed to Apollo's `GraphQLWsLink`
@@ -152,6 +157,30 @@ const MAX_RESUMED_COMPLETES = 3;
 export function resuming(client: Client, options: ResumingOptions = {}): Client {
   const variable = options.cursorVariable ?? "after";
   const resumeOnComplete = options.resumeOnComplete ?? true;
+  // Whether the client's socket is open, and who waits for it to close.
+  let socketOpen = false;
+  let onClose: (() => void)[] = [];
+  client.on("connected", () => (socketOpen = true));
+  client.on("closed", () => {
+    socketOpen = false;
+    const waiters = onClose;
+    onClose = [];
+    for (const wake of waiters) wake();
+  });
+  /** Resolves true once the socket has closed, false if it stays open for `ms`. */
+  const closedWithin = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (!socketOpen) return resolve(true);
+      const timer = setTimeout(() => {
+        onClose = onClose.filter((w) => w !== wake);
+        resolve(false);
+      }, ms);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      onClose.push(wake);
+    });
   const declares = new RegExp(`\\$${variable}\\s*:`);
   const subscribe = <Data = Record<string, unknown>, Extensions = unknown>(
     payload: SubscribePayload,
@@ -202,12 +231,18 @@ export function resuming(client: Client, options: ResumingOptions = {}): Client 
       },
       complete: () => {
         if (ended) return;
-        if (resumeOnComplete && completes++ < MAX_RESUMED_COMPLETES) {
-          setTimeout(() => ended || start(), 0);
-          return;
-        }
-        ended = true;
-        sink.complete();
+        const finish = () => {
+          ended = true;
+          sink.complete();
+        };
+        if (!resumeOnComplete || completes++ >= MAX_RESUMED_COMPLETES) return finish();
+        // Resubscribing on the socket of a relay that is shutting down would only be
+        // completed again: wait for that socket to close, then subscribe on the next one.
+        closedWithin(SHUTDOWN_CLOSE_MS).then((closed) => {
+          if (ended) return;
+          if (closed) start();
+          else finish();
+        });
       },
     };
     start();
