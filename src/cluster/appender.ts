@@ -26,6 +26,8 @@ export interface AppenderOptions {
   lease: () => string | undefined;
   /** The lease was lost (an append was fenced): stop holding the source. */
   onFenced: () => void;
+  /** No one holds the lease in Redis (it lost it): renew now, which takes it back. */
+  onNoLease: () => void;
   /** Redis reachability changed, with the failure when it is down. */
   onHealth: (error: string | undefined) => void;
   /** Most events per script call. */
@@ -109,6 +111,11 @@ export class Appender {
               batch,
               expect,
             );
+            if (!result.ok && result.reason === "nolease") {
+              o.onNoLease();
+              this.#later(100);
+              return;
+            }
             if (!result.ok) {
               this.discard();
               if (result.reason === "fenced") o.onFenced();
@@ -122,7 +129,13 @@ export class Appender {
             this.#buffer.splice(0, batch.length);
           } else {
             // Every buffered event is in; the ones dropped after them are the gap.
-            if (!(await o.log.recordGap(lease, epoch))) {
+            const recorded = await o.log.recordGap(lease, epoch);
+            if (recorded === "nolease") {
+              o.onNoLease();
+              this.#later(100);
+              return;
+            }
+            if (recorded === "fenced") {
               this.discard();
               o.onFenced();
               return;
@@ -133,13 +146,18 @@ export class Appender {
         }
       } catch (err) {
         o.onHealth(err instanceof Error ? err.message : String(err));
-        this.#retry = o.clock.setTimeout(() => {
-          this.#retry = undefined;
-          this.#flush();
-        }, 200);
+        this.#later(200);
       } finally {
         this.#flushing = false;
       }
     })();
+  }
+
+  #later(ms: number): void {
+    if (this.#retry !== undefined || this.#closed) return;
+    this.#retry = this.#o.clock.setTimeout(() => {
+      this.#retry = undefined;
+      this.#flush();
+    }, ms);
   }
 }

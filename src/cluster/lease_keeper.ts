@@ -54,9 +54,12 @@ export class LeaseKeeper {
     this.#schedule(0);
   }
 
-  /** Tries again now (another node released the lease). */
+  /**
+   * Acts now instead of at the next step: acquires (another node released the lease) or
+   * renews (Redis lost the lease: the renewal takes it back).
+   */
   poke(): void {
-    if (!this.#grant && !this.#busy) this.#schedule(0);
+    if (!this.#busy) this.#schedule(0);
   }
 
   /** Drops the lease locally without telling Redis (the append script fenced us). */

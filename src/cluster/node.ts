@@ -154,6 +154,7 @@ export class ClusterNode {
           random: deps.random,
           lease: () => rt.keeper?.value(),
           onFenced: () => rt.keeper?.lost("an append was fenced: another node holds the lease"),
+          onNoLease: () => rt.keeper?.poke(),
           onHealth: (error) => this.#health(`append:${source.name}`, error),
         });
       }

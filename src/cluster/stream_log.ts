@@ -21,6 +21,11 @@ export interface AppendEntry {
 /** The outcome of an append. */
 export type AppendResult =
   | { ok: false; reason: "fenced" }
+  /**
+   * No one holds the lease (it lapsed, or Redis lost it): nothing was appended; the holder
+   * may renew (or take back) its lease and try again.
+   */
+  | { ok: false; reason: "nolease" }
   /** The stream moved on since `expect` (another holder appended): nothing was appended. */
   | { ok: false; reason: "moved" }
   /** `offsets[i]` is entry i's offset, or null when it was a duplicate. */
@@ -45,7 +50,9 @@ export interface LogMeta {
 }
 
 const APPEND = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'fenced'} end
+local lease = redis.call('GET', KEYS[1])
+if not lease then return {'nolease'} end
+if lease ~= ARGV[1] then return {'fenced'} end
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 if not epoch then
   epoch = ARGV[2]
@@ -75,7 +82,9 @@ return result
 `;
 
 const RECORD_GAP = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local lease = redis.call('GET', KEYS[1])
+if not lease then return -1 end
+if lease ~= ARGV[1] then return 0 end
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 if not epoch then redis.call('HSET', KEYS[2], 'epoch', ARGV[2]) end
 local top = redis.call('HGET', KEYS[2], 'top') or '0'
@@ -119,15 +128,20 @@ export class StreamLog {
     const k = this.#keys;
     const reply = await runScript(this.#redis, APPEND, [k.lease, k.meta, k.log, k.seen], args);
     const [head, ...rest] = reply as [string, ...number[]];
-    if (head === "fenced" || head === "moved") return { ok: false, reason: head };
+    if (head === "fenced" || head === "moved" || head === "nolease") {
+      return { ok: false, reason: head };
+    }
     return { ok: true, epoch: head, offsets: rest.map((o) => (o < 0 ? null : o)) };
   }
 
-  /** Marks that events after the current top were lost (the holder's outage buffer overflowed). */
-  async recordGap(leaseValue: string, newEpoch: string): Promise<boolean> {
+  /**
+   * Marks that events after the current top were lost (the holder's outage buffer overflowed).
+   * "fenced" when another node holds the lease, "nolease" when no one does.
+   */
+  async recordGap(leaseValue: string, newEpoch: string): Promise<"ok" | "fenced" | "nolease"> {
     const k = this.#keys;
-    return (await runScript(this.#redis, RECORD_GAP, [k.lease, k.meta], [leaseValue, newEpoch])) ===
-      1;
+    const r = await runScript(this.#redis, RECORD_GAP, [k.lease, k.meta], [leaseValue, newEpoch]);
+    return r === 1 ? "ok" : r === 0 ? "fenced" : "nolease";
   }
 
   /** The stream's metadata. */

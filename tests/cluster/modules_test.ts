@@ -69,7 +69,7 @@ Deno.test({
           { ok: false, reason: "fenced" },
         );
         assertEquals((await log.meta()).top, 4, "a fenced append changes nothing");
-        assert(await log.recordGap(grant.value, "ep1"));
+        assertEquals(await log.recordGap(grant.value, "ep1"), "ok");
         assertEquals((await log.meta()).gap, 4);
         const blocking = client.duplicate();
         await blocking.connect();
