@@ -3,12 +3,14 @@
  * script (offsets, trim, epoch, dedupe, gap), the interest registry and the node registry.
  */
 import { assert, assertEquals } from "@std/assert";
+import { Appender } from "../../src/cluster/appender.ts";
 import { ClusterKeys } from "../../src/cluster/keys.ts";
 import { holderOf, Lease } from "../../src/cluster/lease.ts";
 import { InterestRegistry } from "../../src/cluster/interest_registry.ts";
 import { NodeRegistry } from "../../src/cluster/node_registry.ts";
 import { StreamLog } from "../../src/cluster/stream_log.ts";
 import { closeRedis, createRedis } from "../../src/cluster/redis.ts";
+import { systemClock } from "../../src/platform/clock.ts";
 import { createLogger } from "../../src/platform/log.ts";
 import { redisAvailable, startRedis } from "../helpers/redis_server.ts";
 
@@ -126,8 +128,77 @@ Deno.test({
         await nodes.remove("n2");
         assertEquals(await nodes.list(), []);
       });
+      await t.step(
+        "appender: bounded buffer across an outage, in order, then the gap",
+        async () => {
+          const k = keys.source("outage");
+          let grant = (await new Lease(client, k, "h", 60_000).acquire())!;
+          const log = new StreamLog(client, k);
+          const health: (string | undefined)[] = [];
+          let fenced = 0;
+          const appender = new Appender({
+            log,
+            history: 100,
+            dedupeWindow: 100,
+            bufferEvents: 3,
+            clock: systemClock,
+            random: Math.random,
+            lease: () => grant.value,
+            onFenced: () => fenced++,
+            onNoLease: () => {},
+            onHealth: (e) => health.push(e),
+          });
+          const event = (key: string) => ({
+            source: "outage",
+            vendor: "WEBINATE" as const,
+            type: "Login",
+            action: null,
+            key,
+            subject: null,
+            actor: null,
+            time: new Date().toISOString(),
+            receivedAt: new Date().toISOString(),
+            payload: {},
+            detail: {
+              vendor: "WEBINATE" as const,
+              eventType: 1,
+              username: null,
+              file: null,
+              bucket: null,
+              message: null,
+              val: null,
+              error: null,
+            },
+          });
+          appender.append(event("a"));
+          await waitUntil(async () => (await log.meta()).top === 1);
+          await redis.stop();
+          for (const key of ["b", "c", "d", "e", "f"]) appender.append(event(key));
+          assertEquals([appender.buffered, appender.lost], [3, 2]);
+          await redis.start();
+          await waitUntil(() => client.isReady);
+          // Redis came back empty; the holder takes its lease again.
+          grant = (await new Lease(client, k, "h", 60_000).acquire())!;
+          appender.resume();
+          await waitUntil(async () => (await log.meta()).gap === 3);
+          const entries = await log.readAfter(0, 10);
+          assertEquals(entries.map((e) => JSON.parse(e.data).key), ["b", "c", "d"]);
+          assertEquals(appender.lost, 0);
+          assertEquals(fenced, 0);
+          assert(health.some((h) => h !== undefined) && health.at(-1) === undefined);
+          appender.close();
+        },
+      );
     } finally {
       await closeRedis(client);
     }
   },
 });
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
