@@ -1,167 +1,137 @@
 /**
- * `deno task bench`, cluster case: two relay nodes on one Redis against single-node mode, in
- * the same run. The ingest node (holding the DRP socket) runs in its own process; the edge
- * node and the single node run in this process, one after the other, with their subscribers
- * in a client process (`clients.ts`), so this process's CPU is the serving node's.
+ * `deno task bench`, cluster case: two relay nodes on one Redis beside single-node mode, in
+ * the same run, on the processes main.ts uses: every node is a `server.ts` process, the
+ * load generator (`loadgen.ts`: the DRP upstream and the client sockets) another.
  *
- * - CPU per delivery: N subscribers sharing one stream; E events per round; medians.
- * - Latency at 100 events/s: one subscriber in this process, emit time to receive time.
+ * - single: one relay process holding the DRP socket and serving N subscribers;
+ * - edge: an `ingest` node process holds the DRP socket and appends to Redis; the measured
+ *   `edge` node process tails Redis and serves the same N subscribers.
  *
- * Knobs: BENCH_CLUSTER ("0" skips it), BENCH_CLUSTER_N (default 500), BENCH_ROUNDS (3 here).
+ * The measured process is pinned to CPU 0 and the load generator to CPU 1 (when `taskset`
+ * and two CPUs exist; the ingest node and redis-server share CPU 1). Per mode: CPU per
+ * delivery of the serving process in bursts to N subscribers, and emit-to-client latency at
+ * 100 events/s to a few subscribers;
+ * medians of rounds. Knobs: BENCH_CLUSTER=0 skips it, BENCH_CLUSTER_N (default 500),
+ * BENCH_CLUSTER_ROUNDS (3), BENCH_CLUSTER_EVENTS (100).
  *
  * @module
  */
-import process from "node:process";
-import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp/simulator.ts";
-import { spawnNode, startNode, waitForHolder } from "../helpers/cluster.ts";
-import { connectClient } from "../helpers/gql_client.ts";
+import { waitForHolder } from "../helpers/cluster.ts";
 import { startRedis } from "../helpers/redis_server.ts";
 import { findBinary } from "../helpers/services.ts";
-import { startRelay, type TestRelay, waitFor } from "../helpers/relay.ts";
-import { machineEvents } from "./events.ts";
+import { canPin, Child } from "./lines.ts";
+import type { RoundResult } from "./loadgen.ts";
+import type { ServerConfig, ServerStats } from "./server.ts";
 
 // deno-lint-ignore no-console
 const print = (line = "") => console.log(line);
 
-const QUERY = 'subscription { drpEvents(type: "machines") { id type action key subject time ' +
-  "object } }";
-const N = Number(Deno.env.get("BENCH_CLUSTER_N") ?? 500) || 500;
-const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3) || 3;
-const EVENTS = 100;
+const num = (name: string, fallback: number) => Number(Deno.env.get(name)) || fallback;
+const N = num("BENCH_CLUSTER_N", 500);
+const ROUNDS = num("BENCH_CLUSTER_ROUNDS", 3);
+const EVENTS = num("BENCH_CLUSTER_EVENTS", 100);
 const RATE = 100;
-const LATENCY_SECONDS = 3;
-
-/** The client process: `arm <n>` → `armed`, then `done <count> …` once n frames arrived. */
-class Subscribers {
-  readonly #child: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #lines: string[] = [];
-  #wake: (() => void) | undefined;
-
-  constructor(url: string, n: number) {
-    const script = new URL("./clients.ts", import.meta.url).pathname;
-    const config = { url, mode: "gql", n, query: QUERY };
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--allow-net=127.0.0.1", script, JSON.stringify(config)],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#child = child;
-    this.#writer = child.stdin.getWriter();
-    (async () => {
-      const decoder = new TextDecoder();
-      let buf = "";
-      for await (const chunk of child.stdout) {
-        buf += decoder.decode(chunk, { stream: true });
-        for (let nl; (nl = buf.indexOf("\n")) >= 0; buf = buf.slice(nl + 1)) {
-          this.#lines.push(buf.slice(0, nl));
-        }
-        this.#wake?.();
-      }
-    })().catch(() => {});
-  }
-
-  async line(word: string, timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
-      const i = this.#lines.findIndex((l) => l === word || l.startsWith(word + " "));
-      const failure = this.#lines.find((l) => l.startsWith("fail "));
-      if (failure) throw new Error(`client process: ${failure}`);
-      if (i >= 0) return this.#lines.splice(0, i + 1).at(-1)!;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for "${word}"`);
-      await new Promise<void>((r) => {
-        this.#wake = r;
-        setTimeout(r, 200);
-      });
-    }
-  }
-
-  async send(line: string): Promise<void> {
-    await this.#writer.write(new TextEncoder().encode(line + "\n"));
-  }
-
-  async close(): Promise<void> {
-    await this.send("quit").catch(() => {});
-    await this.#writer.close().catch(() => {});
-    const killer = setTimeout(() => this.#child.kill("SIGKILL"), 10_000);
-    await this.#child.status;
-    clearTimeout(killer);
-  }
-}
+/** Subscribers during the latency rounds (few, so the serving node never queues). */
+const LATENCY_N = 20;
+const here = (file: string) => new URL(file, import.meta.url).pathname;
+const OPEN_LIMITS = { server: { limits: { subscriptionsPerMinute: 1_000_000 } } };
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
-/** CPU per delivery of the serving node (this process) over `ROUNDS` rounds. */
-async function cpuRounds(node: TestRelay, sim: DrpSimulator): Promise<number[]> {
-  const subs = new Subscribers(node.wsUrl, N);
-  try {
-    await subs.line("ready", 120_000);
-    await waitFor(() => node.app.ws.shared.memberCount === N, `${N} subscribers`, 60_000);
-    await waitFor(
-      () => sim.sessions().some((s) => s.filters.includes("machines.*.*")),
-      "the upstream registration",
-      20_000,
-    );
-    const out: number[] = [];
-    for (let r = 0; r <= ROUNDS; r++) {
-      const events = machineEvents(EVENTS, r + 1);
-      await subs.send(`arm ${EVENTS * N}`);
-      await subs.line("armed", 10_000);
-      const cpu0 = process.cpuUsage();
-      for (const e of events) {
-        sim.emit(e.init);
-        await new Promise((res) => setTimeout(res, 0));
-      }
-      await subs.line("done", 120_000);
-      const cpu = process.cpuUsage(cpu0);
-      if (r > 0) out.push((cpu.user + cpu.system) / (EVENTS * N)); // round 0 warms up
-    }
-    return out;
-  } finally {
-    await subs.close();
-  }
+/** A relay node process; resolves once it listens. */
+async function node(
+  name: string,
+  source: ServerConfig["source"],
+  relayConfig: Record<string, unknown>,
+  cpu: number | undefined,
+): Promise<{ child: Child; port: number }> {
+  const config: ServerConfig = { mode: "relay", source, relayConfig };
+  const child = new Child(here("./server.ts"), [JSON.stringify(config)], { cpu }, [
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+  ]);
+  const { port } = await child.reply<{ port: number }>(`${name} start`);
+  return { child, port };
 }
 
-/** Emit-to-receive latency (ms) of one subscriber at `RATE` events/s. */
-async function latency(node: TestRelay, sim: DrpSimulator): Promise<number[]> {
-  await using client = connectClient(node.wsUrl);
-  const sentAt = new Map<string, number>();
-  const got: number[] = [];
-  const sub = client.subscribe<{ drpEvents: { key: string } }>(
-    'subscription { drpEvents(type: "latency") { key } }',
-  );
-  const collect = setInterval(() => {
-    for (const r of sub.data.slice(got.length)) {
-      const t = sentAt.get(r.drpEvents.key);
-      if (t !== undefined) got.push(performance.now() - t);
-    }
-  }, 1);
-  try {
-    await waitFor(
-      () => sim.sessions().some((s) => s.filters.includes("latency.*.*")),
-      "latency registration",
-      20_000,
-    );
-    const total = RATE * LATENCY_SECONDS;
-    for (let i = 0; i < total; i++) {
-      const key = `l${i}`;
-      sentAt.set(key, performance.now());
-      sim.emit({ Type: "latency", Action: "update", Key: key });
-      await new Promise((r) => setTimeout(r, 1000 / RATE));
-    }
-    await sub.waitForCount(total, 20_000);
-    await new Promise((r) => setTimeout(r, 20));
-    return got;
-  } finally {
-    clearInterval(collect);
-    sub.stop();
+interface ModeResult {
+  cpuUs: number[];
+  p50: number[];
+  p99: number[];
+  lost: number;
+  duplicated: number;
+}
+
+/** Opens `n` more subscribers through the load generator and waits until all are counted. */
+async function connect(
+  loadgen: Child,
+  target: string,
+  served: { child: Child; port: number },
+  n: number,
+  total: number,
+): Promise<void> {
+  const connected = await loadgen.call<{ failed: number; firstError?: string }>("connect", {
+    target,
+    url: `ws://127.0.0.1:${served.port}/graphql`,
+    mode: "gql",
+    n,
+    distinct: false,
+    concurrency: 50,
+  });
+  if (connected.failed > 0) throw new Error(`${target}: ${connected.firstError}`);
+  const deadline = Date.now() + 60_000;
+  while ((await served.child.call<ServerStats>("stats")).subscribers < total) {
+    if (Date.now() > deadline) throw new Error(`${target}: subscribers did not all arrive`);
+    await new Promise((r) => setTimeout(r, 200));
   }
+  // In cluster mode the upstream registration travels through Redis: give it a moment.
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
+/**
+ * Latency first, with LATENCY_N subscribers at RATE events/s (light enough not to queue),
+ * then N subscribers in bursts for CPU per delivery.
+ */
+async function measure(
+  loadgen: Child,
+  target: string,
+  served: { child: Child; port: number },
+): Promise<ModeResult> {
+  const round = (rate: number, seed: number) =>
+    loadgen.call<RoundResult>("round", {
+      target,
+      events: EVENTS,
+      rate,
+      seed,
+      idleTimeoutMs: 20_000,
+    });
+  const out: ModeResult = { cpuUs: [], p50: [], p99: [], lost: 0, duplicated: 0 };
+  await connect(loadgen, target, served, LATENCY_N, LATENCY_N);
+  await round(RATE, 99); // warm-up
+  for (let i = 0; i < ROUNDS; i++) {
+    const paced = await round(RATE, i + 101);
+    out.p50.push(paced.p50Ms);
+    out.p99.push(paced.p99Ms);
+    out.lost += paced.lost;
+    out.duplicated += paced.duplicated;
+  }
+  await connect(loadgen, target, served, N - LATENCY_N, N);
+  await round(0, 98); // warm-up
+  for (let i = 0; i < ROUNDS; i++) {
+    const before = await served.child.call<ServerStats>("stats");
+    const burst = await round(0, i + 1);
+    const after = await served.child.call<ServerStats>("stats");
+    out.cpuUs.push((after.cpuUs - before.cpuUs) / Math.max(1, burst.received));
+    out.lost += burst.lost;
+    out.duplicated += burst.duplicated;
+  }
+  await loadgen.call("disconnect", { target });
+  return out;
 }
 
 /** Runs the cluster case; false when it failed. */
@@ -171,57 +141,74 @@ export async function runClusterBench(): Promise<boolean> {
     print("cluster case: SKIPPED, redis-server is not installed");
     return true;
   }
+  const pinned = await canPin();
   print(
-    `cluster case: N=${N} shared subscribers, ${EVENTS} events x ${ROUNDS} rounds (+1 warm-up); ` +
-      `latency at ${RATE} events/s for ${LATENCY_SECONDS} s`,
+    `cluster case: ${EVENTS} events per round, ${ROUNDS} rounds each: ${RATE} events/s to ` +
+      `${LATENCY_N} subscribers (latency), bursts to ${N} sharing one stream (CPU/delivery); ` +
+      (pinned ? "serving node on CPU 0, load generator on CPU 1" : "processes not pinned"),
   );
   await using redis = await startRedis();
-  await using sim = createDrpSimulator();
-  await sim.start();
-  const source = { ...sim.sourceConfig("drp"), resumeWindowMs: 0 };
-  const server = { limits: { subscriptionsPerMinute: 1_000_000 } };
-  const result: Record<string, { cpu: number[]; lat: number[] }> = {};
-
-  // Single-node mode: the connector and the fan-out in this process.
-  {
-    await using node = await startRelay([source], { logLevel: "warn", config: { server } });
-    result.single = { cpu: await cpuRounds(node, sim), lat: await latency(node, sim) };
+  const loadgen = new Child(here("./loadgen.ts"), [], { cpu: pinned ? 1 : undefined }, [
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+  ]);
+  const results: Record<string, ModeResult> = {};
+  const cpu0 = pinned ? 0 : undefined;
+  try {
+    {
+      const source = await loadgen.call<ServerConfig["source"]>("upstream", { target: "single" });
+      const single = await node("single", source, OPEN_LIMITS, cpu0);
+      try {
+        results.single = await measure(loadgen, "single", single);
+      } finally {
+        await single.child.close();
+      }
+    }
+    {
+      const source = await loadgen.call<ServerConfig["source"]>("upstream", { target: "edge" });
+      const cluster = (nodeId: string, role: string) => ({
+        ...OPEN_LIMITS,
+        cluster: { redis: redis.url, nodeId, role, keyPrefix: "bench" },
+      });
+      const ingest = await node(
+        "ingest",
+        source,
+        cluster("ingest", "ingest"),
+        pinned ? 1 : undefined,
+      );
+      const edge = await node("edge", source, cluster("edge", "edge"), cpu0);
+      try {
+        const http = (port: number) => ({ httpUrl: `http://127.0.0.1:${port}/graphql` });
+        await waitForHolder([http(ingest.port), http(edge.port)], "drp", 30_000);
+        results.edge = await measure(loadgen, "edge", edge);
+      } finally {
+        await edge.child.close();
+        await ingest.child.close();
+      }
+    }
+  } finally {
+    await loadgen.close();
   }
-  // Cluster: the ingest node in its own process, the edge node in this one.
-  {
-    await using ingest = await spawnNode({
-      server: { port: 0, hostname: "127.0.0.1" },
-      logLevel: "info",
-      cluster: { redis: redis.url, nodeId: "ingest", role: "ingest", keyPrefix: "bench" },
-      sources: [source],
-    });
-    await using edge = await startNode(redis, "edge", [source], {
-      role: "edge",
-      keyPrefix: "bench",
-      leaseMs: 10_000,
-    });
-    await waitForHolder([ingest, edge], "drp", 20_000);
-    result.edge = { cpu: await cpuRounds(edge, sim), lat: await latency(edge, sim) };
-  }
+  const single = results.single!;
+  const edge = results.edge!;
   print();
-  print("mode                    µs cpu/deliv  [min-max]     latency p50   p99    vs single");
-  const modes = [["single", "single node"], ["edge", "edge node (Redis)"]] as const;
-  for (const [name, label] of modes) {
-    const r = result[name]!;
-    const base = median(result.single!.cpu);
+  print("mode                 µs cpu/deliv  latency p50  p99 (ms)  lost  dup");
+  for (const [label, r] of [["single node", single], ["edge node (Redis)", edge]] as const) {
     print(
-      `${label.padEnd(22)} ${median(r.cpu).toFixed(2).padStart(12)}  ${
-        `${Math.min(...r.cpu).toFixed(1)}-${Math.max(...r.cpu).toFixed(1)}`.padEnd(12)
-      } ${median(r.lat).toFixed(2).padStart(9)} ms ${pct(r.lat, 0.99).toFixed(2).padStart(6)}  ${
-        (median(r.cpu) / base).toFixed(2)
-      }x`,
+      `${label.padEnd(20)} ${median(r.cpuUs).toFixed(2).padStart(11)}  ${
+        median(r.p50).toFixed(1).padStart(11)
+      }  ${median(r.p99).toFixed(1).padStart(8)}  ${String(r.lost).padStart(4)}  ${
+        String(r.duplicated).padStart(3)
+      }`,
     );
   }
   print(
-    `Redis adds ${(median(result.edge!.lat) - median(result.single!.lat)).toFixed(2)} ms ` +
-      "median latency (emit -> subscriber, append + tail round trip)",
+    `edge/single CPU per delivery ${(median(edge.cpuUs) / median(single.cpuUs)).toFixed(2)}x; ` +
+      `Redis adds ${(median(edge.p50) - median(single.p50)).toFixed(1)} ms median latency ` +
+      `at ${RATE} events/s (append on the ingest node + tail on the edge; 1 ms resolution)`,
   );
-  return true;
+  return edge.lost + edge.duplicated + single.lost + single.duplicated === 0;
 }
 
 if (import.meta.main) Deno.exitCode = (await runClusterBench()) ? 0 : 1;
