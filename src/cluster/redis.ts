@@ -60,16 +60,24 @@ export async function connectInBackground(client: RedisClient): Promise<void> {
   }
 }
 
-/** Closes a client whatever its state. */
+/** Closes a client whatever its state: politely, else (after 2 s, or on error) at once. */
 export async function closeRedis(client: RedisClient): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    if (client.isOpen) await client.close();
+    if (client.isOpen) {
+      await Promise.race([
+        client.close(),
+        new Promise((_, reject) => timer = setTimeout(() => reject(new Error("slow")), 2000)),
+      ]);
+    }
   } catch {
     try {
       client.destroy();
     } catch {
       // already closed
     }
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -4,7 +4,8 @@
  * in CI, again on Deno 2.5 (Deno Deploy's runtime).
  */
 import { assertEquals } from "@std/assert";
-import { createClient } from "redis";
+import { closeRedis, createRedis } from "../../src/cluster/redis.ts";
+import { createLogger } from "../../src/platform/log.ts";
 import { redisAvailable, startRedis } from "../helpers/redis_server.ts";
 
 const ready = redisAvailable("tests/cluster/redis_client_test.ts");
@@ -16,11 +17,9 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     await using redis = await startRedis();
-    const client = createClient({
-      url: redis.url,
-      socket: { reconnectStrategy: () => 50, connectTimeout: 2000 },
-    });
-    client.on("error", () => {});
+    // The relay's own client settings: no offline queue, bounded reconnect backoff.
+    const log = createLogger({ level: "error", sink: () => {} });
+    const client = createRedis({ url: redis.url, log, redact: (s) => s, name: "test" });
     await client.connect();
     const blocking = client.duplicate();
     blocking.on("error", () => {});
@@ -50,8 +49,8 @@ Deno.test({
       assertEquals(pong, "PONG");
       assertEquals(await client.get("k"), null, "persistence is off: the restart starts empty");
     } finally {
-      await blocking.quit().catch(() => blocking.disconnect());
-      await client.quit().catch(() => client.disconnect());
+      await closeRedis(blocking);
+      await closeRedis(client);
     }
   },
 });
