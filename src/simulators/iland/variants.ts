@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { asFrame, type Frame, type SimulatorVariant, withExtras, without } from "../variant.ts";
+import { asFrame, type Frame, type SimulatorVariant, withExtras } from "../variant.ts";
 
 /** Every flavour the iland simulator plays. */
 export const ILAND_VARIANTS: readonly SimulatorVariant[] = [
