@@ -10,6 +10,7 @@ import { createYoga } from "graphql-yoga";
 import { createGraphiqlPage, graphiqlOptions, wantsGraphiql } from "./graphql/graphiql.ts";
 import { operationChecks } from "./graphql/limits.ts";
 import { type AccessScope, OPEN_SCOPE } from "./model/access.ts";
+import { Admission } from "./server/admission.ts";
 import { createAuthenticator } from "./server/auth.ts";
 import type { Config } from "./config.ts";
 import { buildRelaySchema } from "./graphql/schema.ts";
@@ -55,6 +56,8 @@ export interface App extends AsyncDisposable {
   readonly hub: Hub;
   readonly ws: WsHandler;
   readonly sse: SseHandler;
+  /** Subscription rate limits, caps and pre-auth bounds, shared by every transport. */
+  readonly admission: Admission;
   readonly log: Logger;
   readonly redact: Redactor;
   /** The cluster node, in cluster mode. */
@@ -161,7 +164,7 @@ export function createApp(deps: AppDeps): App {
 
   const relay = new Relay(hub, running, OPEN_SCOPE, cluster);
   const { server, auth } = config;
-  const authenticator = auth ? createAuthenticator(auth) : undefined;
+  const authenticator = auth ? createAuthenticator(auth, () => clock.now()) : undefined;
   if (!authenticator) {
     log.warn(
       "no auth section: the relay is open to any client that can reach it; configure auth.apiKeys",
@@ -230,6 +233,7 @@ export function createApp(deps: AppDeps): App {
     },
   });
   const metrics = createRelayMetrics(clock);
+  const admission = new Admission(server.limits, clock);
   const ws = createWsHandler({
     schema,
     relay,
@@ -242,8 +246,8 @@ export function createApp(deps: AppDeps): App {
     connectionInitWaitTimeout: server.limits.connectionInitTimeoutMs,
     maxSubscriptionsPerSocket: server.limits.maxSubscriptionsPerSocket,
     maxMessageBytes: server.limits.maxMessageBytes,
-    subscriptionsPerMinute: server.limits.subscriptionsPerMinute,
     observer: metrics.observer,
+    admission,
   });
   const sse = createSseHandler({
     schema,
@@ -286,7 +290,7 @@ export function createApp(deps: AppDeps): App {
     },
     ws,
     authenticator,
-    allowedOrigins: server.allowedOrigins,
+    origins: { allowed: server.allowedOrigins, publicOrigin: server.publicOrigin },
     maxBodyBytes: server.limits.maxMessageBytes,
     openScope: OPEN_SCOPE,
     graphiql: server.graphiql,
@@ -349,6 +353,7 @@ export function createApp(deps: AppDeps): App {
     hub,
     ws,
     sse,
+    admission,
     log,
     redact,
     cluster,

@@ -36,8 +36,30 @@ export const limitsSchema = z.object({
    * standard introspection query has under 200.
    */
   maxTokens: z.number().int().min(100).max(20_000).default(2_000),
-  /** New subscriptions per client key per minute (token bucket; the burst is the same). */
+  /**
+   * New subscriptions per minute: the refill rate of each keyed scope's bucket, and of each
+   * anonymous connection's (whose bucket holds `maxSubscriptionsPerSocket`).
+   */
   subscriptionsPerMinute: z.number().int().min(1).max(1_000_000).default(600),
+  /**
+   * Base bucket size per keyed scope. The relay adds the most subscriptions the scope held
+   * at once in the last 10 minutes, so a reconnect of all its sockets is admitted at once;
+   * this base is what a scope gets after a relay restart, when nothing is remembered.
+   */
+  subscriptionBurst: z.number().int().min(1).max(1_000_000).default(1_000),
+  /** New anonymous subscriptions per remote address per minute (refill rate). */
+  addressSubscriptionsPerMinute: z.number().int().min(1).max(10_000_000).default(6_000),
+  /**
+   * Anonymous bucket size per remote address: generous, since many clients can share an
+   * address (NAT, a proxy) and all of them come back at once after a restart.
+   */
+  addressSubscriptionBurst: z.number().int().min(1).max(10_000_000).default(10_000),
+  /**
+   * WebSockets one address may hold open before `connection_init` (429 past it). Deno reads
+   * a whole frame (up to 64 MiB) before the relay can refuse it by size, so this bounds what
+   * one address can make the relay buffer before authentication.
+   */
+  maxPendingSocketsPerAddress: z.number().int().min(1).max(1_000_000).default(4_096),
 }).strict();
 
 /** The Prometheus endpoint. */
@@ -64,10 +86,16 @@ export const serverSchema = z.object({
   introspection: z.boolean().default(false),
   /**
    * Browser origins allowed to open WebSockets and make CORS requests, e.g.
-   * `https://ops.example.com`; `"*"` allows any. Same-origin requests and clients that send
-   * no Origin (non-browser) are always allowed.
+   * `https://ops.example.com`; `"*"` allows any. `publicOrigin` and clients that send no
+   * Origin (non-browser) are always allowed.
    */
   allowedOrigins: z.array(z.string().min(1)).default([]),
+  /**
+   * The origin clients reach the relay at (e.g. `https://relay.example.com`): pages from it
+   * (GraphiQL) are same-origin. Without it, only a loopback origin naming the request's own
+   * host (`http://localhost:8080`) is; the request's `Host` alone never decides.
+   */
+  publicOrigin: z.string().url().transform((u) => new URL(u).origin).optional(),
   /** Bytes a client socket may have unsent before it is closed as too slow (1013). */
   maxBufferedBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
   /**

@@ -28,7 +28,7 @@ import {
   Kind,
   type OperationDefinitionNode,
 } from "graphql";
-import type { AccessScope } from "../model/access.ts";
+import { type AccessScope, scopeKey } from "../model/access.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Logger } from "../platform/log.ts";
 import type { Relay } from "../relay.ts";
@@ -234,7 +234,7 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
         headers: { "content-type": "application/json; charset=utf-8" },
       });
     }
-    const key = scope.id;
+    const key = scopeKey(scope);
     if ((open.get(key) ?? 0) >= options.maxStreamsPerKey) {
       stats.capped++;
       return jsonError(

@@ -26,7 +26,7 @@ import {
   MessageType,
   stringifyMessage,
 } from "graphql-ws";
-import { type AccessScope, OPEN_SCOPE } from "../model/access.ts";
+import { type AccessScope, OPEN_SCOPE, scopeKey } from "../model/access.ts";
 import type { Event } from "../model/event.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Logger } from "../platform/log.ts";
@@ -35,6 +35,7 @@ import { type Authenticator, bearer } from "../server/auth.ts";
 import type { RelayContext } from "./context.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { formatErrors } from "./errors.ts";
+import type { Admission, ConnectionAdmission } from "../server/admission.ts";
 import { RateLimiter } from "../server/rate_limiter.ts";
 import type { OperationChecks } from "./limits.ts";
 import { SharedStreams } from "./shared_streams.ts";
@@ -62,7 +63,8 @@ export interface WsHandlerOptions {
   connectionInitWaitTimeout: number;
   maxSubscriptionsPerSocket: number;
   maxMessageBytes: number;
-  subscriptionsPerMinute: number;
+  /** Rate limits and pre-auth bounds, shared with the other transports. */
+  admission: Admission;
   /** Told once per written batch and per closed socket (metrics); optional. */
   observer?: DeliveryObserver | undefined;
 }
@@ -84,7 +86,12 @@ interface Extra {
   upgradeCredential: string | undefined;
   /** Sends a text frame with the socket's slow-consumer bounds. */
   send: (data: string) => void;
+  /** The peer's address (undefined when the transport has none). */
+  remote: string | undefined;
+  /** Releases the socket's unauthenticated slot (once; at connection_init or close). */
+  releasePending: () => void;
   scope?: AccessScope;
+  admission?: ConnectionAdmission;
 }
 
 interface WsContext extends RelayContext {
@@ -96,6 +103,9 @@ interface WsContext extends RelayContext {
   field: string | undefined;
   /** When the operation started; events received before it are replays. */
   startedAt: number;
+  /** Admission of the operation's connection, told when a subscription starts and ends. */
+  admission: ConnectionAdmission | undefined;
+  socket: WebSocket;
 }
 
 /** Counters the handler keeps. */
@@ -141,8 +151,14 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     forbidden: 0,
     rateLimited: 0,
   };
+  const { admission } = options;
+  // For SSE (one bucket per effective scope, the keyed rule of Admission without its
+  // per-connection state, which an SSE request does not have).
   const limiter = new RateLimiter(
-    { perMinute: options.subscriptionsPerMinute, burst: options.subscriptionsPerMinute },
+    {
+      perMinute: admission.limits.subscriptionsPerMinute,
+      burst: admission.limits.subscriptionBurst,
+    },
     options.clock,
   );
   const documents = new DocumentCache({
@@ -165,8 +181,10 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     connectionInitWaitTimeout: options.connectionInitWaitTimeout,
     onConnect: async (ctx) => {
       live.set(ctx.extra.socket, ctx);
+      ctx.extra.releasePending();
       if (!authenticator) {
         ctx.extra.scope = OPEN_SCOPE;
+        ctx.extra.admission = admission.connection(OPEN_SCOPE, ctx.extra.remote);
         return true;
       }
       const params = ctx.connectionParams ?? {};
@@ -182,6 +200,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         return false;
       }
       ctx.extra.scope = scope;
+      ctx.extra.admission = admission.connection(scope, ctx.extra.remote);
       return true;
     },
     onSubscribe: (ctx, id, payload) => {
@@ -198,12 +217,13 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
       const op = getOperationAST(document, payload.operationName);
       if (!op) return [new GraphQLError("Unable to identify operation")];
       const scope = ctx.extra.scope ?? OPEN_SCOPE;
-      if (op.operation === "subscription" && !limiter.take(scope.id)) {
-        stats.rateLimited++;
-        return limitError(
-          "RATE_LIMITED",
-          `Too many new subscriptions: at most ${options.subscriptionsPerMinute} a minute`,
-        );
+      if (op.operation === "subscription") {
+        // This operation is already among ctx.subscriptions: the others are one fewer.
+        const refusal = ctx.extra.admission?.admit(active - 1);
+        if (refusal) {
+          if (refusal.code === "RATE_LIMITED") stats.rateLimited++;
+          return limitError(refusal.code, refusal.message);
+        }
       }
       // The frame graphql-ws would build, minus the per-socket stringify of the payload.
       const head = `{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`;
@@ -218,6 +238,8 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
           ? root.name.value
           : undefined,
         startedAt: clock.now(),
+        admission: op.operation === "subscription" ? ctx.extra.admission : undefined,
+        socket: ctx.extra.socket,
       };
       return {
         schema,
@@ -230,15 +252,22 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     },
     subscribe: async (args) => {
       const context = args.contextValue as WsContext;
-      const { shareKey, deliver, field } = context;
+      const { shareKey, deliver, field, admission: counted } = context;
       const started = shareKey === undefined ? await subscribe(args) : await shared.join(
         shareKey,
         () => subscribe(args),
         deliver,
         observer && ((n) => context.lastEvent && observer.delivered(context.lastEvent, n, true)),
       );
-      if (field !== undefined && Symbol.asyncIterator in started) fieldOf.set(started, field);
-      return started;
+      if (!counted || !isAsyncIterable(started)) return started;
+      counted.started();
+      const socket = context.socket;
+      const tracked = onEnd(started, () => counted.ended(socket.readyState !== WebSocket.OPEN));
+      if (field !== undefined) {
+        fieldOf.set(started, field);
+        fieldOf.set(tracked, field);
+      }
+      return tracked;
     },
     // Only unshared operations reach here: shared streams write their frames themselves.
     onNext: observer && ((_ctx, _id, _payload, args) => {
@@ -250,10 +279,29 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
   });
 
-  const handler = ((req: Request): Response => {
+  const handler = ((req: Request, remote?: string): Response => {
     const protocol = handleProtocols(req.headers.get("sec-websocket-protocol") ?? "");
     const upgradeCredential = bearer(req.headers.get("authorization"));
-    const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
+    if (!admission.reservePending(remote)) {
+      return new Response("Too many unauthenticated connections from this address", {
+        status: 429,
+        headers: { "retry-after": "1" },
+      });
+    }
+    let pending = true;
+    const releasePending = () => {
+      if (!pending) return;
+      pending = false;
+      admission.releasePending(remote);
+    };
+    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+    try {
+      upgraded = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
+    } catch (err) {
+      releasePending();
+      throw err;
+    }
+    const { socket, response } = upgraded;
     let queued = 0;
     const send = (data: string) => {
       if (socket.readyState !== WebSocket.OPEN) return;
@@ -293,7 +341,20 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
             }
           };
           socket.onmessage = (event) => {
-            const data = String(event.data);
+            if (typeof event.data !== "string") {
+              // graphql-ws is a text protocol; Deno has already read the frame, so refuse it by
+              // its size first (1009, like an oversized text frame), else as invalid (4400).
+              const size = event.data instanceof Blob ? event.data.size : event.data.byteLength;
+              if (size > options.maxMessageBytes) stats.oversizedMessages++;
+              socket.close(
+                size > options.maxMessageBytes ? CLOSE_MESSAGE_TOO_BIG : CloseCode.BadRequest,
+                size > options.maxMessageBytes
+                  ? "Message too big"
+                  : "Binary frames are not supported",
+              );
+              return;
+            }
+            const data = event.data;
             // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only when it matters.
             if (
               data.length * 3 > options.maxMessageBytes &&
@@ -306,9 +367,10 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
             void handle(data);
           };
         },
-      }, { socket, upgradeCredential, send });
+      }, { socket, upgradeCredential, send, remote, releasePending });
       socket.onclose = (event) => {
         observer?.closed(event.code);
+        releasePending();
         stats.open--;
         sockets.delete(socket);
         live.delete(socket);
@@ -320,6 +382,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     socket.onerror = () => {
       // A reset by the peer; onclose follows and cleans up.
     };
+
     return response;
   }) as WsHandler;
 
@@ -374,8 +437,8 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
 
 /**
  * Subscriptions can share a stream unless they resume from a cursor (a non-null `after:`),
- * whose replay is specific to the moment they join. The key includes the access scope, so
- * clients with different rights never share.
+ * whose replay is specific to the moment they join. The key includes the whole access scope
+ * (id, sources, tenants), so clients with different rights never share.
  */
 export function shareKeyOf(
   op: NonNullable<ReturnType<typeof getOperationAST>>,
@@ -395,7 +458,12 @@ export function shareKeyOf(
       if (!unset) return undefined;
     }
   }
-  return JSON.stringify([scope.id, operationName ?? null, query, stableJson(variables ?? {})]);
+  return JSON.stringify([
+    scopeKey(scope),
+    operationName ?? null,
+    query,
+    stableJson(variables ?? {}),
+  ]);
 }
 
 function stableJson(value: unknown): unknown {
@@ -406,4 +474,43 @@ function stableJson(value: unknown): unknown {
     );
   }
   return value;
+}
+
+function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+/** `iterable` with `end` called once when it finishes, fails or is returned early. */
+function onEnd<T>(iterable: AsyncIterable<T>, end: () => void): AsyncIterableIterator<T> {
+  const it = iterable[Symbol.asyncIterator]();
+  let ended = false;
+  const finish = () => {
+    if (ended) return;
+    ended = true;
+    end();
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      try {
+        const r = await it.next();
+        if (r.done) finish();
+        return r;
+      } catch (err) {
+        finish();
+        throw err;
+      }
+    },
+    async return(value?: unknown) {
+      finish();
+      return (await it.return?.(value)) ?? { done: true, value: undefined };
+    },
+    async throw(err?: unknown) {
+      finish();
+      if (it.throw) return await it.throw(err);
+      throw err;
+    },
+  };
 }

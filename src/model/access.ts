@@ -8,7 +8,7 @@ import type { Event } from "./event.ts";
 
 /** What one client may see. */
 export interface AccessScope {
-  /** Stable id (the API key's id or the JWT subject); part of the shared-stream key. */
+  /** Stable id (the API key's id or the JWT subject); part of {@link scopeKey}. */
   readonly id: string;
   /** Allowed source names; `"*"` for all. */
   readonly sources: ReadonlySet<string> | "*";
@@ -46,4 +46,24 @@ export function allowsTenant(scope: AccessScope, source: string, tenant: string 
 /** True when the scope may see the event. */
 export function allowsEvent(scope: AccessScope, event: Event): boolean {
   return allowsSource(scope, event.source) && allowsTenant(scope, event.source, tenantOf(event));
+}
+
+const keys = new WeakMap<AccessScope, string>();
+
+/**
+ * The identity of a scope for shared streams and rate limits: its id and everything it
+ * grants (sources and tenants, sorted). Two credentials with one id but different rights
+ * (two JWTs of one `sub`) never share a stream or a bucket.
+ */
+export function scopeKey(scope: AccessScope): string {
+  let key = keys.get(scope);
+  if (key === undefined) {
+    const sources = scope.sources === "*" ? "*" : [...scope.sources].sort();
+    const tenants = [...scope.tenants.entries()]
+      .map(([source, set]) => [source, [...set].sort()] as const)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    key = JSON.stringify([scope.id, sources, tenants]);
+    keys.set(scope, key);
+  }
+  return key;
 }

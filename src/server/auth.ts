@@ -37,6 +37,13 @@ export const jwtSchema = z.object({
   sourcesClaim: z.string().default("sources"),
   /** Claim holding `{ source: [tenant, ...] }`. */
   tenantsClaim: z.string().default("tenants"),
+  /** Refuse tokens without `exp` (a token that never expires cannot be revoked by time). */
+  requireExp: z.boolean().default(true),
+  /**
+   * Longest accepted lifetime: `exp` minus `iat` (or minus now, without `iat`). A token
+   * minted to last for years is refused even though it verifies.
+   */
+  maxLifetimeSec: z.number().int().min(60).max(366 * 86_400).default(86_400),
 }).strict().refine((j) => (j.secret === undefined) !== (j.jwksUrl === undefined), {
   message: "Give exactly one of secret (HS256) or jwksUrl (RS256)",
 });
@@ -98,8 +105,28 @@ function claimScope(payload: JWTPayload, config: z.infer<typeof jwtSchema>): Acc
   return scopeFrom(`jwt:${payload.sub ?? "anonymous"}`, sources, tenants);
 }
 
-/** Builds the authenticator for an `auth` section. */
-export function createAuthenticator(config: AuthConfig): Authenticator {
+/** Why a verified token's lifetime is not acceptable, if it is not. */
+function lifetimeProblem(
+  payload: JWTPayload,
+  config: z.infer<typeof jwtSchema>,
+  nowSec: number,
+): string | undefined {
+  if (payload.exp === undefined) return config.requireExp ? "no exp" : undefined;
+  const from = typeof payload.iat === "number" ? Math.min(payload.iat, nowSec) : nowSec;
+  return payload.exp - from > config.maxLifetimeSec ? "lifetime over maxLifetimeSec" : undefined;
+}
+
+async function tokenDigest(token: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+  return [...new Uint8Array(digest).subarray(0, 12)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** Builds the authenticator for an `auth` section (`now` in ms, for token lifetimes). */
+export function createAuthenticator(
+  config: AuthConfig,
+  now: () => number = Date.now,
+): Authenticator {
   const keys = config.apiKeys.map((k) => ({
     digest: hexToBytes(k.sha256.toLowerCase()),
     scope: scopeFrom(k.id, k.sources, k.tenants),
@@ -113,6 +140,7 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
       if (jwt && credential.split(".").length === 3) {
         const options = {
           algorithms: secretKey ? ["HS256"] : ["RS256"],
+          currentDate: new Date(now()),
           ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
           ...(jwt.audience ? { audience: jwt.audience } : {}),
         };
@@ -120,7 +148,12 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
           const { payload } = secretKey
             ? await jwtVerify(credential, secretKey, options)
             : await jwtVerify(credential, jwks!, options);
-          return claimScope(payload, jwt);
+          if (lifetimeProblem(payload, jwt, Math.floor(now() / 1000))) return undefined;
+          const scope = claimScope(payload, jwt);
+          // Without `sub`, each token is its own identity (it shares no bucket with others).
+          return payload.sub === undefined
+            ? { ...scope, id: `jwt:~${await tokenDigest(credential)}` }
+            : scope;
         } catch {
           return undefined;
         }

@@ -9,8 +9,8 @@ import type { AccessScope } from "../model/access.ts";
 import type { Relay } from "../relay.ts";
 import { type Authenticator, bearer } from "./auth.ts";
 import { type MetricsAccess, metricsAllowed } from "./metrics.ts";
-import { originAllowed } from "./origin.ts";
 import { STATUS_DATA_PATH, type StatusData } from "./status_page.ts";
+import { isLoopbackAddress, originAllowed, type OriginPolicy } from "./origin.ts";
 
 /** A scope that sees nothing: what an HTTP request gets if its scope was lost. */
 export const NO_SCOPE: AccessScope = { id: "none", sources: new Set(), tenants: new Map() };
@@ -21,12 +21,12 @@ export interface HandlerDeps {
   graphqlPath: string;
   /** graphql-yoga's fetch handler; gets the request's access scope. */
   http: (req: Request, scope: AccessScope) => Response | Promise<Response>;
-  /** graphql-ws upgrade handler. */
-  ws: (req: Request) => Response;
+  /** graphql-ws upgrade handler; `remote` is the peer's address (undefined when unknown). */
+  ws: (req: Request, remote: string | undefined) => Response;
   /** Verifies credentials; undefined means the relay is open. */
   authenticator: Authenticator | undefined;
-  /** Browser origins allowed (see `server.allowedOrigins`). */
-  allowedOrigins: readonly string[];
+  /** Browser origins allowed (`server.allowedOrigins`, `server.publicOrigin`). */
+  origins: OriginPolicy;
   /** Largest request body accepted. */
   maxBodyBytes: number;
   /** Scope of unauthenticated requests when the relay is open. */
@@ -194,6 +194,33 @@ async function serveStatusPage(status: StatusEndpoint): Promise<Response> {
   });
 }
 
+/** The peer's IP address, when the transport has one. */
+export function remoteHost(info: RequestInfo | undefined): string | undefined {
+  const addr = info?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : undefined;
+}
+
+/**
+ * True when `/readyz` may list sources and their states: on an open relay, to a valid key,
+ * or to a loopback peer that is not a proxy forwarding someone else.
+ */
+async function readyDetail(deps: HandlerDeps, req: Request, remote: string | undefined) {
+  if (!deps.authenticator) return true;
+  const forwarded = req.headers.has("forwarded") || req.headers.has("x-forwarded-for");
+  if (isLoopbackAddress(remote) && !forwarded) return true;
+  const credential = bearer(req.headers.get("authorization"));
+  return credential !== undefined &&
+    (await deps.authenticator.authenticate(credential)) !== undefined;
+}
+
+async function readyz(deps: HandlerDeps, req: Request, remote: string | undefined) {
+  const ready = deps.relay.ready();
+  const status = ready ? "ready" : "not ready";
+  if (!(await readyDetail(deps, req, remote))) return json(ready ? 200 : 503, { status });
+  const sources = deps.relay.sources().map((s) => ({ name: s.name, state: s.connection.state }));
+  return json(ready ? 200 : 503, { status, sources });
+}
+
 /** Builds the request handler. */
 export function createHandler(
   deps: HandlerDeps,
@@ -211,21 +238,15 @@ export function createHandler(
     switch (url.pathname) {
       case "/healthz":
         return json(200, { status: "ok" });
-      case "/readyz": {
-        const sources = deps.relay.sources().map((s) => ({
-          name: s.name,
-          state: s.connection.state,
-        }));
-        return json(deps.relay.ready() ? 200 : 503, {
-          status: deps.relay.ready() ? "ready" : "not ready",
-          sources,
-        });
-      }
+      case "/readyz":
+        return readyz(deps, req, remoteHost(info));
       case deps.graphqlPath:
-        if (!originAllowed(req, deps.allowedOrigins)) {
+        if (!originAllowed(req, deps.origins)) {
           return graphqlError(403, "FORBIDDEN", "Origin not allowed");
         }
-        if (req.headers.get("upgrade")?.toLowerCase() === "websocket") return deps.ws(req);
+        if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+          return deps.ws(req, remoteHost(info));
+        }
         return graphqlHttp(deps, req);
       case "/":
         return new Response(null, { status: 302, headers: { location: deps.graphqlPath } });

@@ -54,12 +54,14 @@ Deno.test("more than maxSubscriptionsPerSocket on one socket: extras LIMIT_EXCEE
   figures.delivered(open.reduce((n, s) => n + s.results.length, 0), 5);
 });
 
-Deno.test("more than subscriptionsPerMinute for one key: RATE_LIMITED", async () => {
+Deno.test("more anonymous subscriptions than one address's burst: RATE_LIMITED", async () => {
   await using sim = createDrpSimulator();
   await sim.start();
   await using relay = await startRelay([sim.sourceConfig("lab")], {
     logLevel: "warn",
-    config: { server: { limits: { subscriptionsPerMinute: 6 } } },
+    config: {
+      server: { limits: { addressSubscriptionBurst: 6, addressSubscriptionsPerMinute: 6 } },
+    },
   });
   await using a = connectClient(relay.wsUrl);
   await using b = connectClient(relay.wsUrl);

@@ -159,8 +159,8 @@ export async function rawHttp(
     const head = [
       `${method} ${path} HTTP/1.1`,
       ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-      `content-length: ${bytes.length}`,
-      "connection: close",
+      ...(bytes.length > 0 ? [`content-length: ${bytes.length}`] : []),
+      ...("connection" in headers ? [] : ["connection: close"]),
     ].join("\r\n");
     await conn.write(new TextEncoder().encode(`${head}\r\n\r\n`));
     if (bytes.length > 0) await conn.write(bytes);
