@@ -234,7 +234,7 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
         headers: { "content-type": "application/json; charset=utf-8" },
       });
     }
-    const key = scopeKey(scope);
+    const key = scope.id;
     if ((open.get(key) ?? 0) >= options.maxStreamsPerKey) {
       stats.capped++;
       return jsonError(
@@ -243,7 +243,7 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
         `At most ${options.maxStreamsPerKey} SSE subscriptions open per key`,
       );
     }
-    if (!limiter.take(key)) {
+    if (!limiter.take(scopeKey(scope))) {
       stats.rateLimited++;
       return jsonError(
         429,

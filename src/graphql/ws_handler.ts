@@ -36,7 +36,6 @@ import type { RelayContext } from "./context.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { formatErrors } from "./errors.ts";
 import type { Admission, ConnectionAdmission } from "../server/admission.ts";
-import { RateLimiter } from "../server/rate_limiter.ts";
 import type { OperationChecks } from "./limits.ts";
 import { SharedStreams } from "./shared_streams.ts";
 
@@ -152,15 +151,9 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     rateLimited: 0,
   };
   const { admission } = options;
-  // For SSE (one bucket per effective scope, the keyed rule of Admission without its
-  // per-connection state, which an SSE request does not have).
-  const limiter = new RateLimiter(
-    {
-      perMinute: admission.limits.subscriptionsPerMinute,
-      burst: admission.limits.subscriptionBurst,
-    },
-    options.clock,
-  );
+  // SSE requests take from the same keyed buckets (by scopeKey) as sockets do.
+  const limiter = { take: (key: string) => admission.takeKeyed(key) };
+
   const documents = new DocumentCache({
     parse: (query) => options.checks.parse(query),
     validate: (document) => options.checks.validate(schema, document),

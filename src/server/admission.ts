@@ -200,6 +200,14 @@ export class Admission {
     }
   }
 
+  /**
+   * Takes a token from the keyed bucket of the scope whose {@link scopeKey} is `key` (for
+   * transports without a connection object, such as SSE requests).
+   */
+  takeKeyed(key: string): boolean {
+    return this.#takeKeyed(key);
+  }
+
   #takeKeyed(key: string): boolean {
     const entry = this.#entry(key);
     const now = this.#clock.now();

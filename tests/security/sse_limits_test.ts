@@ -68,7 +68,11 @@ Deno.test("SSE: one key cannot hold more streams than a socket may hold subscrip
 });
 
 Deno.test("SSE: the per-key subscription rate limit holds, shared with graphql-ws", async () => {
-  await using env = await relayWith({ maxSubscriptionsPerSocket: 100, subscriptionsPerMinute: 6 });
+  await using env = await relayWith({
+    maxSubscriptionsPerSocket: 100,
+    subscriptionsPerMinute: 6,
+    subscriptionBurst: 6,
+  });
   await using ws = connectClient(env.relay.wsUrl, { connectionParams: { apiKey: KEY } });
   const viaWs = [0, 1, 2].map((i) => ws.subscribe(distinct(i)));
   await waitFor(() => env.sim.sessions()[0]?.filters.length === 3, "3 ws registrations");
