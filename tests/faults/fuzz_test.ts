@@ -19,6 +19,9 @@ import type { FrameOutcome } from "../../src/upstreams/connector.ts";
 import { VENDOR_MODULES } from "../../src/upstreams/mod.ts";
 import type { UpstreamSession } from "../../src/upstreams/session.ts";
 import { FaultFigures } from "../helpers/fault_kit.ts";
+import { type GraphQLError } from "graphql";
+import { operationChecks } from "../../src/graphql/limits.ts";
+import { buildRelaySchema } from "../../src/graphql/schema.ts";
 
 const figures = new FaultFigures("fuzz");
 const SEED = 0x5eed1e55;
@@ -380,6 +383,70 @@ Deno.test("fuzz: every vendor's plan()/planTypes() accepts or refuses with BAD_F
     figures.add("fuzzCasesTotal", cases);
     figures.set(`plan.${mod.kind}`, `${cases} (${refused} BAD_FILTER)`);
   }
+});
+
+/** A random GraphQL document: a fragment graph (spreads, cycles, fan-out), nesting, aliases. */
+function randomDocument(r: Rand): string {
+  const frags = 1 + int(r, 30);
+  const fields = ["sources", "source", "name", "state", "recentEvents", "id", "__typename", "x"];
+  const selection = (depth: number, budget: { n: number }): string => {
+    const parts: string[] = [];
+    const width = 1 + int(r, 4);
+    for (let i = 0; i < width && budget.n-- > 0; i++) {
+      const roll = r();
+      if (roll < 0.35) parts.push(`...F${int(r, frags)}`);
+      else if (roll < 0.45) parts.push(`... on Query { ${selection(depth + 1, budget)} }`);
+      else {
+        const alias = r() < 0.3 ? `a${int(r, 50)}: ` : "";
+        const nest = depth < 200 && r() < 0.6 ? ` { ${selection(depth + 1, budget)} }` : "";
+        parts.push(`${alias}${pick(r, fields)}${nest}`);
+      }
+    }
+    return parts.join(" ") || "name";
+  };
+  const defs = [`query Q { ${selection(0, { n: 200 })} }`];
+  for (let i = 0; i < frags; i++) {
+    defs.push(`fragment F${i} on ${pick(r, ["Query", "Source"])} { ${selection(0, { n: 40 })} }`);
+  }
+  if (r() < 0.1) defs.push(`{ ${"a{".repeat(int(r, 20_000))}b${"}".repeat(int(r, 20_000))} }`);
+  return defs.join("\n");
+}
+
+Deno.test("fuzz: GraphQL documents are accepted or refused quickly, whatever their shape", () => {
+  const r = prng(SEED ^ 0x6a09);
+  const schema = buildRelaySchema();
+  const checks = operationChecks({
+    maxDepth: 12,
+    maxAliases: 30,
+    maxFields: 1000,
+    maxTokens: 2000,
+    introspection: true,
+  });
+  const deadline = performance.now() + BUDGET_MS * 2;
+  let cases = 0;
+  let worstMs = 0;
+  const codes: Record<string, number> = {};
+  while (cases < MAX_CASES && performance.now() < deadline) {
+    const doc = randomDocument(r);
+    const start = performance.now();
+    let errors: readonly GraphQLError[];
+    try {
+      errors = checks.validate(schema, checks.parse(doc));
+    } catch (err) {
+      errors = [err as GraphQLError];
+      assert((err as GraphQLError).message !== undefined, String(err));
+    }
+    const ms = performance.now() - start;
+    worstMs = Math.max(worstMs, ms);
+    // A bound that tells linear from exponential on a loaded machine, not a speed claim.
+    assert(ms < 1000, `a document took ${ms.toFixed(0)} ms:\n${doc.slice(0, 500)}`);
+    const code = String(errors[0]?.extensions?.code ?? (errors.length ? "INVALID" : "VALID"));
+    codes[code] = (codes[code] ?? 0) + 1;
+    cases++;
+  }
+  figures.add("fuzzCasesTotal", cases);
+  figures.set("graphqlDocuments", `${cases} (${JSON.stringify(codes)})`);
+  figures.max("graphqlWorstValidationMs", Math.round(worstMs * 10) / 10);
 });
 
 Deno.test("fuzz figures", () => figures.print());
