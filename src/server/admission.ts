@@ -10,7 +10,9 @@
  *   because its connection closed gives its token back, so a full reconnect of that key's
  *   sockets is admitted at once, while subscribing and completing in a loop is limited;
  * - an anonymous client (open relay) is limited per connection (a connection's bucket holds
- *   `maxSubscriptionsPerSocket`, refilled at `subscriptionsPerMinute`) and per remote
+ *   twice `maxSubscriptionsPerSocket`: a full set, then each one replaced at once, since a
+ *   client that completes a subscription and opens another must not wait for a refill;
+ *   refilled at `subscriptionsPerMinute`) and per remote
  *   address with a generous burst (`addressSubscriptionBurst`, refilled at
  *   `addressSubscriptionsPerMinute`), since many clients can share one address (NAT).
  *
@@ -126,7 +128,7 @@ export class Admission {
         : undefined;
     if (scope === OPEN_SCOPE) {
       const own = new RateLimiter(
-        { perMinute: limits.subscriptionsPerMinute, burst: limits.maxSubscriptionsPerSocket },
+        { perMinute: limits.subscriptionsPerMinute, burst: 2 * limits.maxSubscriptionsPerSocket },
         this.#clock,
       );
       return {
