@@ -14,6 +14,10 @@ import type { AppendEntry, StreamLog } from "./stream_log.ts";
 import { vendorEventId } from "./vendor_ids.ts";
 
 /** Settings of an {@link Appender}. */
+/** The stream entry field naming one append: the same id twice is the same event. */
+export const APPEND_ID = "_appendId";
+
+/** Options of {@link Appender}. */
 export interface AppenderOptions {
   log: StreamLog;
   history: number;
@@ -38,6 +42,9 @@ export interface AppenderOptions {
 export class Appender {
   readonly #o: AppenderOptions;
   #buffer: AppendEntry[] = [];
+  /** Prefix of this appender's append ids (see {@link APPEND_ID}). */
+  readonly #idPrefix = Math.floor(Math.random() * 2 ** 48).toString(36);
+  #appended = 0;
   #lost = 0;
   #flushing = false;
   #retry: ReturnType<Clock["setTimeout"]> | undefined;
@@ -67,7 +74,10 @@ export class Appender {
       this.#lost++;
       return;
     }
-    this.#buffer.push({ data: JSON.stringify(event), vendorId: vendorEventId(event) });
+    // An append whose reply was lost with the connection is retried; if Redis lost the stream
+    // meanwhile, no dedupe there can catch it, so tailers drop repeats by this id.
+    const data = JSON.stringify({ ...event, [APPEND_ID]: `${this.#idPrefix}.${this.#appended++}` });
+    this.#buffer.push({ data, vendorId: vendorEventId(event) });
     this.#flush();
   }
 

@@ -12,6 +12,7 @@ import { type Event, upstreamEventSchema } from "../model/event.ts";
 import type { Clock } from "../platform/clock.ts";
 import { sleep } from "../platform/clock.ts";
 import type { Logger } from "../platform/log.ts";
+import { APPEND_ID } from "./appender.ts";
 import type { RedisClient } from "./redis.ts";
 import { type LogEntry, type StreamLog, waitForEntries } from "./stream_log.ts";
 
@@ -76,9 +77,14 @@ interface State {
   loadedOnce: boolean;
 }
 
+/** Append ids remembered per source to drop repeats across a lost stream. */
+const RECENT_APPEND_IDS = 4096;
+
 /** Tails every source's stream into the hub. */
 export class Tailer {
   readonly #o: TailerOptions;
+  /** Per source, the newest append ids seen, across stream resets. */
+  readonly #appendIds = new Map<string, Set<string>>();
   readonly #states: State[];
   readonly #abort = new AbortController();
   readonly #ready = Promise.withResolvers<void>();
@@ -167,7 +173,8 @@ export class Tailer {
     } else {
       const same = entries.filter((e) => e.epoch === meta.epoch);
       const last = Math.max(meta.top, same.at(-1)?.offset ?? 0);
-      const events = this.#decode(s.source.name, meta.epoch, same);
+      // A stream started afresh may hold an append this node already saw in the old one.
+      const events = this.#decode(s.source.name, meta.epoch, same, meta.epoch !== s.epoch);
       this.#o.feed.reset(s.source.name, meta.epoch, last, meta.gap, events, live);
       s.epoch = meta.epoch;
       s.last = last;
@@ -209,15 +216,39 @@ export class Tailer {
     }
   }
 
-  #decode(source: string, epoch: string, entries: readonly LogEntry[]): StoredEvent[] {
+  /** Whether `id` was appended before (an append retried across a lost stream). */
+  #repeat(source: string, id: unknown): boolean {
+    if (typeof id !== "string") return false;
+    let seen = this.#appendIds.get(source);
+    if (!seen) this.#appendIds.set(source, seen = new Set());
+    if (seen.has(id)) return true;
+    seen.add(id);
+    if (seen.size > RECENT_APPEND_IDS) seen.delete(seen.values().next().value!);
+    return false;
+  }
+
+  /**
+   * Reads stream entries; with `dropRepeats`, entries whose append id was seen before are
+   * left out (a reload of the same stream keeps them all).
+   */
+  #decode(
+    source: string,
+    epoch: string,
+    entries: readonly LogEntry[],
+    dropRepeats = true,
+  ): StoredEvent[] {
     const out: StoredEvent[] = [];
     for (const entry of entries) {
       let parsed;
+      let raw: unknown;
       try {
-        parsed = upstreamEventSchema.safeParse(JSON.parse(entry.data));
+        raw = JSON.parse(entry.data);
+        parsed = upstreamEventSchema.safeParse(raw);
       } catch {
         parsed = undefined;
       }
+      const repeat = this.#repeat(source, (raw as Record<string, unknown> | null)?.[APPEND_ID]);
+      if (repeat && dropRepeats) continue;
       if (!parsed?.success || parsed.data.source !== source) {
         this.#o.log.warn("dropped an unreadable stream entry", { source, offset: entry.offset });
         continue;
