@@ -4,27 +4,7 @@
  */
 import { assertEquals } from "@std/assert";
 import { createDrpSimulator } from "../src/simulators/drp/simulator.ts";
-
-async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-    const m = /"ws":"(ws:\/\/[^"]+)"/.exec(text);
-    if (m?.[1]) {
-      // Keep draining so the child never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read()).done) { /* discard */ }
-      })().catch(() => {});
-      return m[1];
-    }
-  }
-  throw new Error(`relay did not report its URL: ${text.slice(0, 500)}`);
-}
+import { waitForLogged } from "./helpers/child_output.ts";
 
 Deno.test("SIGTERM completes subscriptions, closes sockets with 1001 and exits 0", async () => {
   if (Deno.build.os === "windows") return;
@@ -42,7 +22,7 @@ Deno.test("SIGTERM completes subscriptions, closes sockets with 1001 and exits 0
     stderr: "null",
   }).spawn();
   try {
-    const url = await listeningUrl(child.stdout);
+    const url = await waitForLogged(child.stdout, /"ws":"(ws:\/\/[^"]+)"/, 15_000);
     const ws = new WebSocket(url, "graphql-transport-ws");
     const frames: string[] = [];
     const closed = new Promise<number>((resolve) => ws.onclose = (e) => resolve(e.code));

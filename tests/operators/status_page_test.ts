@@ -11,6 +11,7 @@ import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { startRelay } from "../helpers/relay.ts";
 import { requireBinary } from "../helpers/services.ts";
 import type { BrowserReport } from "./status_page_browser.ts";
+import { waitForLogged } from "../helpers/child_output.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const DEMO_SOURCES = ["demo-drp", "demo-kazoo", "demo-isymphony", "demo-iland", "demo-webinate"];
@@ -42,27 +43,6 @@ async function drive(
   return report;
 }
 
-/** Reads stdout until the relay logs its URL, then keeps draining. */
-async function listeningOrigin(stdout: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-    const m = /"url":"(http:\/\/[^"/]+)\//.exec(text);
-    if (m?.[1]) {
-      (async () => {
-        while (!(await reader.read()).done) { /* discard */ }
-      })().catch(() => {});
-      return m[1];
-    }
-  }
-  throw new Error(`relay did not report its URL: ${text.slice(0, 500)}`);
-}
-
 Deno.test({
   name: "status page (demo mode): every source READY, event rates move, no console error",
   ignore: !enabled,
@@ -75,7 +55,10 @@ Deno.test({
       stderr: "null",
     }).spawn();
     try {
-      const report = await drive("demo", await listeningOrigin(child.stdout));
+      const report = await drive(
+        "demo",
+        await waitForLogged(child.stdout, /"url":"(http:\/\/[^"/]+)\//),
+      );
       assertEquals(report.title, "Relay status");
       assert(report.graphiqlLink, "links to GraphiQL");
       assertEquals(report.ready.map((c) => c.name).sort(), [...DEMO_SOURCES].sort());

@@ -9,6 +9,7 @@ import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { traced, tracedSync, tracing } from "../../src/platform/tracing.ts";
 import { connectClient } from "../helpers/gql_client.ts";
 import { waitFor } from "../helpers/relay.ts";
+import { waitForLogged } from "../helpers/child_output.ts";
 
 interface OtlpSpan {
   name: string;
@@ -64,7 +65,7 @@ Deno.test("OTEL_DENO=true: upstream and subscription spans reach an OTLP receive
     stderr: "null",
   }).spawn();
   try {
-    const wsUrl = await listeningWs(child.stdout);
+    const wsUrl = await waitForLogged(child.stdout, /"ws":"(ws:\/\/[^"]+)"/);
     await using client = connectClient(wsUrl);
     const sub = client.subscribe('subscription { drpEvents(type: "machines") { id } }');
     await waitFor(() => sim.sessions().some((s) => s.filters.includes("machines.*.*")), "register");
@@ -102,23 +103,3 @@ Deno.test("OTEL_DENO=true: upstream and subscription spans reach an OTLP receive
     await receiver.shutdown();
   }
 });
-
-async function listeningWs(stdout: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-    const m = /"ws":"(ws:\/\/[^"]+)"/.exec(text);
-    if (m?.[1]) {
-      (async () => {
-        while (!(await reader.read()).done) { /* discard */ }
-      })().catch(() => {});
-      return m[1];
-    }
-  }
-  throw new Error(`relay did not report its URL: ${text.slice(0, 500)}`);
-}
