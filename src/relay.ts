@@ -110,15 +110,30 @@ export class Relay {
     if (!s) return undefined;
     this.#allow(name);
     const stats = this.#hub.stats(name);
+    const status = this.#status(name, s);
+    const visible = this.#tenantVisible(s);
     return {
-      ...this.#status(name, s),
+      ...status,
+      interest: status.interest.filter((line) => visible(s.module.describedTenant?.(name, line))),
       holder: this.#cluster?.holder(name),
       eventsReceived: stats.eventsReceived,
       lastEventAt: stats.lastEventAt,
       subscribers: this.#hub.subscriberCount(name),
-      interestItems: this.#hub.interestEntries(name),
-      gaps: this.#hub.gaps(name),
+      interestItems: this.#hub.interestEntries(name)
+        .filter((e) => visible(s.module.interestTenant?.(name, e.key))),
+      gaps: this.#hub.gaps(name)
+        .filter((g) => g.key === undefined || visible(s.module.interestTenant?.(name, g.key))),
     };
+  }
+
+  /**
+   * Whether a tenant-limited scope may see interest of `tenant` on source `s` (a Kazoo
+   * account's bindings): interest of an unknown tenant is hidden, as events without one are.
+   */
+  #tenantVisible(s: RunningSource): (tenant: string | undefined) => boolean {
+    const allowed = this.#scope.tenants.get(s.config.name);
+    if (!allowed) return () => true;
+    return (tenant) => tenant !== undefined && allowed.has(tenant);
   }
 
   /** True when every source is READY (not scoped: readiness is the process's). */

@@ -156,4 +156,30 @@ Deno.test("an API key limited to one Kazoo account never sees another's events",
   kazoo.emitCall({ accountId: sub, event: "CHANNEL_DESTROY" });
   const rows = await tenantAll.waitForCount(2);
   assertEquals(rows.map((r) => r.events.accountId), [sub, sub]);
+
+  // Source shows the tenant only its own account's interest; the ops key sees both.
+  const SOURCE_Q = `{ source(name: "voip") { interest interestItems { key } gaps { interest } } }`;
+  type SourceView = {
+    interest: string[];
+    interestItems: { key: string }[];
+    gaps: { interest: string | null }[];
+  };
+  const view = async (key: string) =>
+    (await httpQuery<{ source: SourceView }>(relay.httpUrl, SOURCE_Q, {}, {
+      authorization: `Bearer ${key}`,
+    })).data!.source;
+  const mine = await view(tenantKey);
+  const all = await view(opsKey);
+  const texts = (v: SourceView) => [
+    ...v.interest,
+    ...v.interestItems.map((i) => i.key),
+    ...v.gaps.map((g) => g.interest ?? ""),
+  ];
+  assert(texts(all).some((t) => t.includes(master)), "the ops key sees the default account");
+  assert(mine.interest.length >= 2 && mine.interestItems.length >= 2, JSON.stringify(mine));
+  for (const text of texts(mine)) {
+    assert(!text.includes(master), `the tenant key sees another account: ${text}`);
+  }
+  assert(mine.interest.every((t) => t.endsWith(` on ${sub}`)), JSON.stringify(mine.interest));
+  assert(mine.interestItems.every((i) => i.key.startsWith(`${sub}|`)), JSON.stringify(mine));
 });

@@ -76,4 +76,11 @@ export interface VendorModule<C extends SourceConfigBase = SourceConfigBase> {
   interestCovers?(wide: string, narrow: string): boolean;
   /** Interest the config asks to keep registered at all times. */
   standing(config: C): InterestItem[];
+  /**
+   * Vendors with tenants: the tenant interest key `key` of `source` registers for, or
+   * undefined when unknown, so `Source` shows a tenant-limited key only its own tenants'.
+   */
+  interestTenant?(source: string, key: string): string | undefined;
+  /** Vendors with tenants: the tenant a `Source.interest` line names, or undefined. */
+  describedTenant?(source: string, line: string): string | undefined;
 }

@@ -43,4 +43,7 @@ export const ilandModule: VendorModule<IlandSourceConfig> = {
   // The server streams everything in scope from the moment a socket is authorised, so
   // history fills without standing interest; there is nothing to register.
   standing: () => [],
+  // Each socket describes its scope as `companyId=<id>` (or "all companies").
+  describedTenant: (_source, line) =>
+    line.startsWith("companyId=") ? line.slice("companyId=".length) : undefined,
 };

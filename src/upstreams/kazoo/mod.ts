@@ -6,7 +6,7 @@
 import type { VendorModule } from "../vendor_module.ts";
 import { type KazooSourceConfig, kazooSourceSchema } from "./config.ts";
 import { KazooConnector } from "./connector.ts";
-import { bindingKeyCovers, interestKey } from "./match.ts";
+import { bindingKeyCovers, interestKey, parseInterestKey } from "./match.ts";
 import { planKazooArgs, planKazooTypes } from "./plan.ts";
 
 /**
@@ -38,6 +38,14 @@ export function createKazooModule(): VendorModule<KazooSourceConfig> {
     plan: (source, args) => planKazooArgs(source, args, lookup),
     planTypes: (source, types, tenants) => planKazooTypes(source, types, lookup, tenants),
     interestCovers: bindingKeyCovers,
+    // An empty account in a key is the source's default account (known once connected).
+    interestTenant: (source, key) => parseInterestKey(key).accountId ?? lookup(source),
+    // The connector describes each registration as `<binding> on <account id>`; account ids
+    // hold no whitespace (checkAccountId), so the last word is the account.
+    describedTenant: (_source, line) => {
+      const at = line.lastIndexOf(" on ");
+      return at < 0 ? undefined : line.slice(at + 4);
+    },
     standing: (config) =>
       config.standing.map((s) =>
         typeof s === "string"
