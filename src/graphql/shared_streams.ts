@@ -39,6 +39,8 @@ export type OnBatch = (members: number) => void;
 interface Group {
   source: AsyncIterator<Result>;
   members: Set<Member>;
+  /** `members` as an array, rebuilt after a join or leave (not once per result). */
+  snapshot: Member[] | undefined;
   onBatch: OnBatch | undefined;
 }
 
@@ -116,6 +118,7 @@ export class SharedStreams {
       group = {
         source: started[Symbol.asyncIterator](),
         members: new Set(),
+        snapshot: undefined,
         onBatch: starting.onBatch,
       };
       this.#groups.set(key, group);
@@ -131,6 +134,7 @@ export class SharedStreams {
         new RelayError("SLOW_CONSUMER", "Subscriber fell too far behind and was dropped"),
       onClose: () => {
         group.members.delete(member);
+        group.snapshot = undefined;
         if (group.members.size === 0 && this.#groups.get(key) === group) {
           this.#groups.delete(key);
           // Ends the underlying subscription, which releases its upstream interest now.
@@ -140,6 +144,7 @@ export class SharedStreams {
     });
     const member: Member = { queue, deliver };
     group.members.add(member);
+    group.snapshot = undefined;
     return queue;
   }
 
@@ -151,7 +156,7 @@ export class SharedStreams {
         if (next.done) break;
         // Serialised once for every member that takes text (GraphQLError has toJSON).
         let text: string | undefined;
-        const members = [...group.members];
+        const members = group.snapshot ??= [...group.members];
         for (const member of members) {
           if (!member.deliver) {
             member.queue.push(next.value);

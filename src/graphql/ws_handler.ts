@@ -44,6 +44,9 @@ export const CLOSE_SLOW_CONSUMER = 1013;
 /** Close code for an inbound message over the size limit (RFC 6455 "Message Too Big"). */
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
 
+/** How many frames a socket is sent between two reads of its unsent bytes. */
+const BUFFER_CHECK_EVERY = 16;
+
 /** Options for {@link createWsHandler}. */
 export interface WsHandlerOptions {
   schema: GraphQLSchema;
@@ -299,10 +302,15 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     const send = (data: string) => {
       if (socket.readyState !== WebSocket.OPEN) return;
       // bufferedAmount is what Deno has not yet written to the peer: at 0 the queue has
-      // drained, otherwise this message waits behind the earlier ones.
-      // Read once: it is a call into the runtime, and this runs once per delivered frame.
+      // drained, otherwise this message waits behind the earlier ones. It is a call into
+      // the runtime (0.7 µs, a fifth of the relay's own cost per delivery), so it is read
+      // every BUFFER_CHECK_EVERY messages: the byte bound may be passed by that many frames.
+      if (++queued % BUFFER_CHECK_EVERY !== 0 && queued <= options.maxQueuedMessages) {
+        socket.send(data);
+        return;
+      }
       const buffered = socket.bufferedAmount;
-      queued = buffered === 0 ? 1 : queued + 1;
+      if (buffered === 0) queued = 1;
       if (buffered > options.maxBufferedBytes || queued > options.maxQueuedMessages) {
         stats.slowConsumerCloses++;
         log.warn("closing slow client socket", {
