@@ -29,7 +29,9 @@
  * loss, duplicates, closed sockets, refusals or a relay stall). Knobs: BENCH_SIZES,
  * BENCH_EVENTS, BENCH_ROUNDS, BENCH_RATE, BENCH_DISTINCT_SIZES, BENCH_STORM,
  * BENCH_CASES (comma list of fanout,distinct,storm,soak), BENCH_SOAK=1, BENCH_SOAK_EVENTS,
- * BENCH_SOAK_RATE, BENCH_SOAK_SUBSCRIBERS, BENCH_MODES (burst,100), BENCH_OUT (the results file's name), BENCH_CPU_PROF (a directory for V8 CPU profiles of
+ * BENCH_SOAK_RATE, BENCH_SOAK_SUBSCRIBERS, BENCH_MODES (burst,100), BENCH_OUT (the results file's name), BENCH_HEAP (a
+ * directory for heap snapshots before and after connecting; `heap_diff.ts` compares them),
+ * BENCH_CPU_PROF (a directory for V8 CPU profiles of
  * the targets, `--cpu-prof`).
  *
  * @module
@@ -101,6 +103,7 @@ class Target {
       "--allow-read",
       "--v8-flags=--expose-gc",
       ...(profile ? ["--allow-write", "--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+      ...(env("BENCH_HEAP") ? [`--allow-write=${env("BENCH_HEAP")}`] : []),
     ]);
     const { port } = await server.reply<{ port: number }>(`${name} start`);
     return new Target(name, server, port, loadgen);
@@ -271,11 +274,18 @@ interface Results {
   failures: string[];
 }
 
+/** BENCH_HEAP: a directory for heap snapshots of each target before and after connecting. */
+const HEAP = env("BENCH_HEAP");
+
 async function idleKbPerConnection(t: Target, n: number, distinct: boolean): Promise<number> {
+  const snapshot = (when: string) =>
+    HEAP ? t.server.call("heap", { path: `${HEAP}/${t.name}-${n}-${when}.heapsnapshot` }) : 0;
+  await snapshot("before");
   const before = await t.stats(true);
   await t.connect(n, distinct, 100);
   await settle(2000);
   const after = await t.stats(true);
+  await snapshot("after");
   return (after.rss - before.rss) / n / 1024;
 }
 

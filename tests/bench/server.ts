@@ -14,7 +14,10 @@
  *
  * @module
  */
+// First: graphql-js reads NODE_ENV when it loads.
+import "../../src/platform/production.ts";
 import process from "node:process";
+import v8 from "node:v8";
 import { createApp } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/platform/log.ts";
@@ -258,6 +261,14 @@ await serveCommands(async (command) => {
   if (command.cmd === "trace") {
     if (!trace) throw new Error("start with BENCH_TRACE=1");
     return command.since === undefined ? trace.now() : trace.take(Number(command.since));
+  }
+  if (command.cmd === "heap") {
+    // A V8 heap snapshot (after a full GC) to the given path: where per-connection memory goes.
+    for (let i = 0; i < 3 && gc; i++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return v8.writeHeapSnapshot(String(command.path));
   }
   if (command.cmd === "quit") {
     await target.close();
