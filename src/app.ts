@@ -82,6 +82,17 @@ export function createApp(deps: AppDeps): App {
   // Cluster mode: supervisors publish into the source's stream and the hub is fed from it.
   let cluster: ClusterNode | undefined;
 
+  // Every event is stamped; events arriving in the same millisecond share one string.
+  let stampedAt = NaN;
+  let stamp = "";
+  const nowIso = () => {
+    const now = clock.now();
+    if (now !== stampedAt) {
+      stampedAt = now;
+      stamp = new Date(now).toISOString();
+    }
+    return stamp;
+  };
   for (const source of config.sources) {
     const mod = vendorModule(source.kind);
     const slog = log.child({ source: source.name, vendor: mod.vendor });
@@ -93,7 +104,7 @@ export function createApp(deps: AppDeps): App {
       ctx: {
         log: slog,
         rejectInterest: (key, message) => hub.rejectInterest(source.name, key, message),
-        nowIso: () => new Date(clock.now()).toISOString(),
+        nowIso,
       },
       clock,
       caCerts,

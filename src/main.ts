@@ -4,6 +4,8 @@
  *
  * @module
  */
+// First: graphql-js reads NODE_ENV when it loads.
+import "./platform/production.ts";
 import {
   ConfigError,
   locateConfig,

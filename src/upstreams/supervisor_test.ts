@@ -9,7 +9,12 @@ import { SimServer } from "../simulators/sim_server.ts";
 import type { Connector, DialTarget, FrameOutcome } from "./connector.ts";
 import type { UpstreamSession } from "./session.ts";
 import { UpstreamError } from "./session.ts";
-import { Supervisor, type SupervisorStatus, type SupervisorTiming } from "./supervisor.ts";
+import {
+  nestedDeeperThan,
+  Supervisor,
+  type SupervisorStatus,
+  type SupervisorTiming,
+} from "./supervisor.ts";
 
 const TIME = "2024-05-01T12:00:00.000Z";
 
@@ -389,4 +394,14 @@ Deno.test("Supervisor", async (t) => {
       await h.stop();
     }
   });
+});
+
+Deno.test("nestedDeeperThan: many shallow brackets pass, depth past the bound is caught, strings are skipped", () => {
+  const wide = `[${Array.from({ length: 300 }, (_, i) => `{"i":[${i}]}`).join(",")}]`;
+  assertEquals(nestedDeeperThan(wide, 128), false);
+  const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+  assertEquals(nestedDeeperThan(deep(128), 128), false);
+  assertEquals(nestedDeeperThan(deep(129), 128), true);
+  const quoted = `{"s":"${"[".repeat(500)}\\"${"{".repeat(500)}"}`;
+  assertEquals(nestedDeeperThan(quoted, 128), false);
 });
