@@ -249,6 +249,8 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
     subscribe: async (args) => {
       const context = args.contextValue as WsContext;
       const { shareKey, deliver, field, admission: counted } = context;
+      // The key is a long string (scope, query, variables); the context outlives the join.
+      context.shareKey = undefined;
       const started = shareKey === undefined ? await subscribe(args) : await shared.join(
         shareKey,
         () => subscribe(args),
@@ -331,14 +333,17 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         send,
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) => {
-          // graphql-ws resolves a subscribe message only when the subscription ends; awaiting
-          // it outside the event handler keeps only the text alive, not the MessageEvent.
-          const handle = async (data: string) => {
+          // graphql-ws resolves a subscribe message only when the subscription ends: a
+          // promise chain (not an async frame, not the MessageEvent) is all that waits here.
+          const failed = (err: unknown) => {
+            log.error("graphql-ws message handling failed", { error: err });
+            socket.close(CloseCode.InternalServerError, "Internal server error");
+          };
+          const handle = (data: string) => {
             try {
-              await cb(data);
+              cb(data).catch(failed);
             } catch (err) {
-              log.error("graphql-ws message handling failed", { error: err });
-              socket.close(CloseCode.InternalServerError, "Internal server error");
+              failed(err);
             }
           };
           socket.onmessage = (event) => {
@@ -365,7 +370,7 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
               socket.close(CLOSE_MESSAGE_TOO_BIG, "Message too big");
               return;
             }
-            void handle(data);
+            handle(data);
           };
         },
       }, { socket, upgradeCredential, send, remote, releasePending });
@@ -481,37 +486,52 @@ function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }
 
-/** `iterable` with `end` called once when it finishes, fails or is returned early. */
+/**
+ * `iterable` with `end` called once when it finishes, fails or is returned early. A class,
+ * not closures: one lives for every running subscription.
+ */
 function onEnd<T>(iterable: AsyncIterable<T>, end: () => void): AsyncIterableIterator<T> {
-  const it = iterable[Symbol.asyncIterator]();
-  let ended = false;
-  const finish = () => {
-    if (ended) return;
-    ended = true;
-    end();
-  };
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async next() {
-      try {
-        const r = await it.next();
-        if (r.done) finish();
-        return r;
-      } catch (err) {
-        finish();
-        throw err;
-      }
-    },
-    async return(value?: unknown) {
-      finish();
-      return (await it.return?.(value)) ?? { done: true, value: undefined };
-    },
-    async throw(err?: unknown) {
-      finish();
-      if (it.throw) return await it.throw(err);
+  return new EndWatch(iterable[Symbol.asyncIterator](), end);
+}
+
+class EndWatch<T> implements AsyncIterableIterator<T> {
+  #it: AsyncIterator<T>;
+  #end: (() => void) | undefined;
+
+  constructor(it: AsyncIterator<T>, end: () => void) {
+    this.#it = it;
+    this.#end = end;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #finish(): void {
+    const end = this.#end;
+    this.#end = undefined;
+    end?.();
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    try {
+      const r = await this.#it.next();
+      if (r.done) this.#finish();
+      return r;
+    } catch (err) {
+      this.#finish();
       throw err;
-    },
-  };
+    }
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    this.#finish();
+    return (await this.#it.return?.(value)) ?? { done: true, value: undefined };
+  }
+
+  async throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.#finish();
+    if (this.#it.throw) return await this.#it.throw(err);
+    throw err;
+  }
 }

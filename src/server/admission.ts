@@ -112,60 +112,47 @@ export class Admission {
     return this.#pending.get(remote ?? "unknown") ?? 0;
   }
 
-  /** Admission for a new connection with `scope` from `remote`. */
+  /**
+   * Admission for a new connection with `scope` from `remote`. One small object per
+   * connection (no closures, no map): it lives as long as its socket.
+   */
   connection(scope: AccessScope, remote: string | undefined): ConnectionAdmission {
-    const limits = this.#limits;
-    const refuse = (message: string): Refusal => {
-      this.stats.rateLimited++;
-      return { code: "RATE_LIMITED", message };
-    };
-    const capped = (active: number): Refusal | undefined =>
-      active >= limits.maxSubscriptionsPerSocket
-        ? {
-          code: "LIMIT_EXCEEDED",
-          message: `At most ${limits.maxSubscriptionsPerSocket} subscriptions per connection`,
-        }
-        : undefined;
-    if (scope === OPEN_SCOPE) {
-      const own = new RateLimiter(
-        { perMinute: limits.subscriptionsPerMinute, burst: 2 * limits.maxSubscriptionsPerSocket },
-        this.#clock,
-      );
-      return {
-        admit: (active) => {
-          const cap = capped(active);
-          if (cap) return cap;
-          if (!own.take("")) {
-            return refuse(
-              `Too many new subscriptions on this connection: at most ${limits.subscriptionsPerMinute} a minute`,
-            );
-          }
-          if (!this.#perAddress.take(remote ?? "unknown")) {
-            return refuse(
-              `Too many new subscriptions from this address: at most ${limits.addressSubscriptionsPerMinute} a minute`,
-            );
-          }
-          return undefined;
-        },
-        started: () => {},
-        ended: () => {},
-      };
-    }
-    const key = scopeKey(scope);
-    return {
-      admit: (active) =>
-        capped(active) ?? (this.#takeKeyed(key) ? undefined : refuse(
-          `Too many new subscriptions: at most ${limits.subscriptionsPerMinute} a minute`,
-        )),
-      started: () => this.#started(key),
-      ended: (connectionClosed) => {
-        const entry = this.#entry(key);
-        entry.active = Math.max(0, entry.active - 1);
-        if (!connectionClosed) return;
-        this.#refill(entry, this.#clock.now());
-        entry.tokens = Math.min(this.#limits.subscriptionBurst + entry.high, entry.tokens + 1);
-      },
-    };
+    return scope === OPEN_SCOPE
+      ? new AnonymousConnection(this, this.#clock, remote)
+      : new KeyedConnection(this, scopeKey(scope));
+  }
+
+  /** A refusal for going past the per-connection cap, or undefined. @internal */
+  capped(active: number): Refusal | undefined {
+    const max = this.#limits.maxSubscriptionsPerSocket;
+    return active >= max
+      ? { code: "LIMIT_EXCEEDED", message: `At most ${max} subscriptions per connection` }
+      : undefined;
+  }
+
+  /** Counts and builds a rate-limit refusal. @internal */
+  refuse(message: string): Refusal {
+    this.stats.rateLimited++;
+    return { code: "RATE_LIMITED", message };
+  }
+
+  /** Takes a token of `remote`'s address bucket. @internal */
+  takeAddress(remote: string | undefined): boolean {
+    return this.#perAddress.take(remote ?? "unknown");
+  }
+
+  /** A subscription of scope `key` started. @internal */
+  keyedStarted(key: string): void {
+    this.#started(key);
+  }
+
+  /** A subscription of scope `key` ended; see {@link ConnectionAdmission.ended}. @internal */
+  keyedEnded(key: string, connectionClosed: boolean): void {
+    const entry = this.#entry(key);
+    entry.active = Math.max(0, entry.active - 1);
+    if (!connectionClosed) return;
+    this.#refill(entry, this.#clock.now());
+    entry.tokens = Math.min(this.#limits.subscriptionBurst + entry.high, entry.tokens + 1);
   }
 
   #entry(key: string): KeyedEntry {
@@ -239,4 +226,80 @@ interface KeyedEntry {
   /** The most it held at once since `highAt` (a window of HIGH_WATER_MS). */
   high: number;
   highAt: number;
+}
+
+/**
+ * An anonymous connection: its own token bucket (twice `maxSubscriptionsPerSocket`, see the
+ * module doc), then its address's.
+ */
+class AnonymousConnection implements ConnectionAdmission {
+  readonly #owner: Admission;
+  readonly #clock: Clock;
+  readonly #remote: string | undefined;
+  #tokens: number;
+  #at: number;
+
+  constructor(owner: Admission, clock: Clock, remote: string | undefined) {
+    this.#owner = owner;
+    this.#clock = clock;
+    this.#remote = remote;
+    this.#tokens = 2 * owner.limits.maxSubscriptionsPerSocket;
+    this.#at = clock.now();
+  }
+
+  admit(active: number): Refusal | undefined {
+    const owner = this.#owner;
+    const cap = owner.capped(active);
+    if (cap) return cap;
+    const { subscriptionsPerMinute, maxSubscriptionsPerSocket } = owner.limits;
+    const now = this.#clock.now();
+    const burst = 2 * maxSubscriptionsPerSocket;
+    this.#tokens = Math.min(
+      burst,
+      this.#tokens + ((now - this.#at) / 60_000) * subscriptionsPerMinute,
+    );
+    this.#at = now;
+    if (this.#tokens < 1) {
+      return owner.refuse(
+        `Too many new subscriptions on this connection: at most ${subscriptionsPerMinute} a minute`,
+      );
+    }
+    if (!owner.takeAddress(this.#remote)) {
+      return owner.refuse(
+        `Too many new subscriptions from this address: at most ${owner.limits.addressSubscriptionsPerMinute} a minute`,
+      );
+    }
+    this.#tokens -= 1;
+    return undefined;
+  }
+
+  started(): void {}
+
+  ended(): void {}
+}
+
+/** A keyed connection: its scope's shared bucket and high-water. */
+class KeyedConnection implements ConnectionAdmission {
+  readonly #owner: Admission;
+  readonly #key: string;
+
+  constructor(owner: Admission, key: string) {
+    this.#owner = owner;
+    this.#key = key;
+  }
+
+  admit(active: number): Refusal | undefined {
+    const owner = this.#owner;
+    return owner.capped(active) ?? (owner.takeKeyed(this.#key) ? undefined : owner.refuse(
+      `Too many new subscriptions: at most ${owner.limits.subscriptionsPerMinute} a minute`,
+    ));
+  }
+
+  started(): void {
+    this.#owner.keyedStarted(this.#key);
+  }
+
+  ended(connectionClosed: boolean): void {
+    this.#owner.keyedEnded(this.#key, connectionClosed);
+  }
 }
