@@ -48,6 +48,8 @@ interface Held {
 export class InterestTable {
   readonly #o: InterestTableOptions;
   readonly #held = new Map<string, Held>();
+  /** The items of `#held`, kept beside it: each change hands out a copy of this map. */
+  readonly #items = new Map<string, InterestItem>();
   #closed = false;
 
   constructor(options: InterestTableOptions) {
@@ -56,7 +58,9 @@ export class InterestTable {
 
   /** The wanted items (held, standing or lingering), in first-wanted order. */
   wanted(): Map<string, InterestItem> {
-    return new Map([...this.#held].map(([k, v]) => [k, v.item]));
+    // A native copy: 10,000 distinct subscriptions cost 15 s of CPU when each change
+    // rebuilt the map from entry pairs.
+    return new Map(this.#items);
   }
 
   /** Wanted keys, in first-wanted order. */
@@ -87,6 +91,7 @@ export class InterestTable {
       if (!held) {
         held = { item, holders: 0, standing: 0, lingeringUntil: undefined, timer: undefined };
         this.#held.set(item.key, held);
+        this.#items.set(item.key, item);
         added.push(item.key);
       }
       if (standing) held.standing++;
@@ -106,6 +111,7 @@ export class InterestTable {
       if (this.#o.resumeWindowMs > 0 && !this.#closed) this.#linger(item.key, held);
       else {
         this.#held.delete(item.key);
+        this.#items.delete(item.key);
         removed.push(item.key);
       }
     }
@@ -125,6 +131,7 @@ export class InterestTable {
       held.timer = undefined;
       if (this.#held.get(key) !== held || held.holders > 0 || held.standing > 0) return;
       this.#held.delete(key);
+      this.#items.delete(key);
       this.#emit([], [key]);
     }, resumeWindowMs);
   }
