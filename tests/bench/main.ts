@@ -433,6 +433,17 @@ async function soakCase(place: Placed, results: Results): Promise<void> {
     const rss = warm.map((s) => s.rss);
     const base = rss[0] ?? NaN;
     const drift = Math.max(...rss.map((v) => Math.abs(v - base) / base));
+    // Growth (a leak) shows as a trend: the median of the last fifth against the median of
+    // the fifth after warm-up. V8 grows its old generation in a sawtooth before it settles,
+    // which the single-sample drift above also counts.
+    const fifth = (i: number) =>
+      median(
+        samples.filter((s) =>
+          s.atS >= (i * samples.at(-1)!.atS) / 5 &&
+          s.atS < ((i + 1) * samples.at(-1)!.atS) / 5 + 1e-9
+        ).map((s) => s.rss),
+      );
+    const trend = (fifth(4) - fifth(1)) / fifth(1);
     results.soak = {
       subscribers: n,
       events: SOAK_EVENTS,
@@ -445,11 +456,15 @@ async function soakCase(place: Placed, results: Results): Promise<void> {
       stillOpen: open,
       rssAfterWarmupMb: base / 1e6,
       rssMaxDriftPct: drift * 100,
+      rssTrendPct: trend * 100,
       rssSamplesMb: samples.map((s) => Math.round(s.rss / 1e5) / 10),
     };
     print(
       `  received ${r.received}/${r.expected}, lost ${r.lost}, dup ${r.duplicated}, closed ${r.closed}, ` +
-        `RSS after warm-up ${(base / 1e6).toFixed(0)} MB, max drift ${(drift * 100).toFixed(1)}%`,
+        `RSS after warm-up ${(base / 1e6).toFixed(0)} MB, max drift ${
+          (drift * 100).toFixed(1)
+        }%, ` +
+        `trend (last fifth vs second) ${(trend * 100).toFixed(1)}%`,
     );
   } finally {
     await relay.close();
