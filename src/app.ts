@@ -114,8 +114,13 @@ export function createApp(deps: AppDeps): App {
       resumeWindowMs: source.resumeWindowMs,
       sockets: connectors.length,
       ...(mod.interestCovers ? { interestCovers: mod.interestCovers } : {}),
-      // In cluster mode the holder's sockets receive and the stream's gap record applies.
-      coverage: !config.cluster,
+      // In cluster mode the holder records coverage in Redis and every node reads it back.
+      coverage: config.cluster
+        ? {
+          breakAfter: (keys, offset) => cluster!.coverage(source.name).breakAfter(keys, offset),
+          gaps: () => cluster?.coverage(source.name).gaps() ?? [],
+        }
+        : true,
     });
     const supervisors = connectors.map((connector, i) =>
       new Supervisor({
@@ -133,7 +138,9 @@ export function createApp(deps: AppDeps): App {
         socketFactory: deps.socketFactory ?? denoWebSocketFactory,
         publish: (event) => cluster ? cluster.publisher(source.name)(event) : hub.publish(event),
         onReceiving: (items, eventsAfter) =>
-          hub.reportReceiving(source.name, i, items, eventsAfter),
+          cluster
+            ? cluster.receiving(source.name, i, items, eventsAfter)
+            : hub.reportReceiving(source.name, i, items, eventsAfter),
         log: connectors.length === 1 ? slog : slog.child({ socket: i + 1 }),
         redact,
         onChange: () => cluster?.statusChanged(source.name),
@@ -149,6 +156,7 @@ export function createApp(deps: AppDeps): App {
         name: s.config.name,
         history: s.config.history,
         supervisors: s.supervisors,
+        ...(s.module.interestCovers ? { interestCovers: s.module.interestCovers } : {}),
       })),
       feed: {
         reset: (...args) => hub.resetSource(...args),

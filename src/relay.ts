@@ -158,9 +158,13 @@ export class Relay {
    */
   #whenLoaded(
     open: () => AsyncIterableIterator<Event>,
+    resumes: readonly string[] = [],
   ): AsyncIterableIterator<Event> | Promise<AsyncIterableIterator<Event>> {
     const cluster = this.#cluster;
-    if (!cluster || cluster.loaded) return open();
+    if (!cluster) return open();
+    // A replay is judged by the cluster's coverage records as they are now, not as last read.
+    if (cluster.loaded && resumes.length > 0) return cluster.coverageFresh(resumes).then(open);
+    if (cluster.loaded) return open();
     let timer: ReturnType<typeof setTimeout> | undefined;
     return Promise.race([
       cluster.whenLoaded(),
@@ -173,7 +177,7 @@ export class Relay {
             ),
           ), LOAD_WAIT_MS);
       }),
-    ]).then(open).finally(() => clearTimeout(timer));
+    ]).then(() => cluster.coverageFresh(resumes)).then(open).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -220,8 +224,10 @@ export class Relay {
         "relay.source": source.config.name,
         "relay.resume": args.after !== undefined && args.after !== null,
       });
-      return this.#whenLoaded(() =>
-        this.#hub.subscribe([part], { after: optionalString(args.after) })
+      const after = optionalString(args.after);
+      return this.#whenLoaded(
+        () => this.#hub.subscribe([part], { after }),
+        after === undefined ? [] : [part.source],
       );
     }, describeRelayError);
   }
@@ -264,11 +270,13 @@ export class Relay {
         resume = parseComposite(after);
         if (!resume) throw new RelayError("CURSOR_EXPIRED", "after: is not a valid events cursor");
       }
-      return this.#whenLoaded(() =>
-        this.#hub.subscribe(
-          parts,
-          resume ? { resume, composite: true } : { after, composite: true },
-        )
+      return this.#whenLoaded(
+        () =>
+          this.#hub.subscribe(
+            parts,
+            resume ? { resume, composite: true } : { after, composite: true },
+          ),
+        after === undefined ? [] : parts.map((p) => p.source),
       );
     }, describeRelayError);
   }

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { createDrpSimulator, type DrpSimulator } from "../src/simulators/drp/simulator.ts";
-import { type Collector, connectClient, type ReceivedError } from "./helpers/gql_client.ts";
+import { connectClient, refusal } from "./helpers/gql_client.ts";
 import { httpQuery, startRelay, waitFor } from "./helpers/relay.ts";
 
 const SUB = `subscription($after: ID) {
@@ -105,16 +105,6 @@ const GAPS_QUERY = `{ source(name: "lab") { gaps { reason interest from to } } }
 type GapsRow = {
   source: { gaps: { reason: string; interest: string | null; from: string; to: string | null }[] };
 };
-
-/** The single error a refused subscription ended with (an `error` message or a result). */
-function refusal(c: Collector<Row>): { message: string; code: string | undefined } {
-  const errors = [
-    ...(Array.isArray(c.error) ? c.error as ReceivedError[] : []),
-    ...c.results.flatMap((r) => r.errors ?? []),
-  ];
-  assertEquals(errors.length, 1, JSON.stringify(errors));
-  return { message: errors[0]!.message, code: errors[0]!.extensions?.code };
-}
 
 Deno.test("the only subscriber returns after the resume window: CURSOR_EXPIRED, not a silent hole", async () => {
   await using sim = createDrpSimulator();

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { Coverage, type CoverageChange, type CoverageView, type Mark } from "../hub/coverage.ts";
 import type { InterestItem, InterestSink } from "../hub/interest.ts";
 import type { UpstreamEvent } from "../model/event.ts";
 import type { Clock, TimerId } from "../platform/clock.ts";
@@ -14,6 +15,8 @@ import type { Logger } from "../platform/log.ts";
 import type { Redactor } from "../platform/redact.ts";
 import type { Supervisor, SupervisorStatus } from "../upstreams/supervisor.ts";
 import { Appender } from "./appender.ts";
+import { CoverageMirror } from "./coverage_mirror.ts";
+import { RedisCoverageStore } from "./coverage_store.ts";
 import type { ClusterConfig, ClusterRole } from "./config.ts";
 import { InterestRegistry } from "./interest_registry.ts";
 import { ClusterKeys, type SourceKeys } from "./keys.ts";
@@ -29,6 +32,8 @@ export interface ClusterSource {
   name: string;
   history: number;
   supervisors: readonly Supervisor[];
+  /** Whether interest `wide` receives everything `narrow` does (the vendor's rule). */
+  interestCovers?: (wide: string, narrow: string) => boolean;
 }
 
 /** Dependencies of a {@link ClusterNode}. */
@@ -72,6 +77,17 @@ interface SourceRuntime {
   holder: string | undefined;
   /** The union last given to the supervisors. */
   applied: Map<string, InterestItem>;
+  /** The cluster's coverage records of the source, as this node reads them. */
+  mirror: CoverageMirror;
+  /** While holding: this node's coverage, recorded through the appender. */
+  recorder: Coverage | undefined;
+  /** Version of each union handed to the supervisors, so their reports can name theirs. */
+  versions: WeakMap<ReadonlyMap<string, InterestItem>, number>;
+  version: number;
+  /** Keys of the union last given to the recorder. */
+  recorded: Set<string>;
+  /** Since when the heartbeat has found no holder (no lease), if it has not found one. */
+  holderlessSince: number | undefined;
 }
 
 /** The holder's published view of its upstream socket. */
@@ -122,6 +138,7 @@ export class ClusterNode {
     const ingest = config.role !== "edge";
     for (const source of deps.sources) {
       const keys = this.#keys.source(source.name);
+      const store = new RedisCoverageStore(this.#cmd, keys);
       const rt: SourceRuntime = {
         source,
         keys,
@@ -134,6 +151,18 @@ export class ClusterNode {
         remote: undefined,
         holder: undefined,
         applied: new Map(),
+        mirror: new CoverageMirror({
+          store,
+          ...(source.interestCovers ? { covers: source.interestCovers } : {}),
+          streamEpoch: () => this.#tailer.epochOf(source.name),
+          holderlessSince: () => this.#holderless(rt),
+          now: () => deps.clock.now(),
+        }),
+        recorder: undefined,
+        versions: new WeakMap(),
+        version: 0,
+        recorded: new Set(),
+        holderlessSince: undefined,
       };
       if (ingest) {
         const slog = log.child({ source: source.name });
@@ -156,6 +185,12 @@ export class ClusterNode {
           onFenced: () => rt.keeper?.lost("an append was fenced: another node holds the lease"),
           onNoLease: () => rt.keeper?.poke(),
           onHealth: (error) => this.#health(`append:${source.name}`, error),
+          coverage: {
+            store,
+            snapshot: () =>
+              rt.recorder?.snapshot() ??
+                { source: { reason: "NO_HOLDER", at: deps.clock.now() }, keys: [] },
+          },
         });
       }
       this.#runtimes.set(source.name, rt);
@@ -166,6 +201,7 @@ export class ClusterNode {
         name: s.name,
         history: s.history,
         log: new StreamLog(this.#cmd, this.#keys.source(s.name)),
+        coverage: this.#rt(s.name).mirror,
       })),
       feed: deps.feed,
       clock: deps.clock,
@@ -190,6 +226,39 @@ export class ClusterNode {
   publisher(source: string): (event: UpstreamEvent) => void {
     const rt = this.#rt(source);
     return (event) => rt.appender?.append(event);
+  }
+
+  /**
+   * A supervisor of `source` reports what it receives (see {@link Supervisor}); while this
+   * node holds the source, that is the cluster's coverage and goes to Redis.
+   */
+  receiving(
+    source: string,
+    socket: number,
+    items: ReadonlyMap<string, InterestItem> | undefined,
+    eventsAfter: number,
+  ): void {
+    const rt = this.#rt(source);
+    if (!rt.recorder || !rt.appender) return;
+    const version = items === undefined ? undefined : rt.versions.get(items);
+    // A set this node never handed out says nothing reliable about what is registered.
+    if (items !== undefined && version === undefined) return;
+    const seq = Math.max(0, rt.appender.sequence - Math.max(0, Math.floor(eventsAfter)));
+    rt.recorder.socketReceiving(socket, version, { at: this.#d.clock.now(), offset: seq });
+  }
+
+  /** The cluster's coverage of `source` as this node knows it: what replays consult. */
+  coverage(source: string): CoverageView {
+    return this.#rt(source).mirror;
+  }
+
+  /**
+   * Brings the coverage records of `sources` up to date (before a replay is judged), so a
+   * gap recorded before the subscription arrived is known; keeps what is held when Redis is
+   * unreachable (the history here is then no newer either).
+   */
+  async coverageFresh(sources: readonly string[]): Promise<void> {
+    await Promise.all(sources.map((s) => this.#rt(s).mirror.refresh().catch(() => {})));
   }
 
   /** Called on every supervisor state change of `source` (the holder publishes its view). */
@@ -321,6 +390,13 @@ export class ClusterNode {
     const released: string[] = [];
     await Promise.all([...this.#runtimes.values()].map(async (rt) => {
       const held = rt.keeper?.holding ?? false;
+      if (held && rt.appender) {
+        // Nobody receives from here until the next holder has registered: a gap from now.
+        rt.recorder = undefined;
+        const at = this.#d.clock.now();
+        rt.appender.coverage({ t: "open", r: "NO_HOLDER", at, q: 1, w: 1 });
+        await rt.appender.settled(this.#d.config.leaseMs / 3);
+      }
       await rt.keeper?.close();
       rt.appender?.close();
       await Promise.all(rt.runs);
@@ -375,6 +451,7 @@ export class ClusterNode {
       const rt = [...this.#runtimes.values()].find((r) => r.keys.nudge === channel);
       if (!rt) return;
       if (message === "released") rt.keeper?.poke();
+      else if (message === "coverage") rt.mirror.load().catch(() => {});
       else if (rt.keeper?.holding) this.#refreshUnion(rt).catch(() => {});
     });
   }
@@ -382,6 +459,8 @@ export class ClusterNode {
   #hold(rt: SourceRuntime): void {
     if (this.#closed) return;
     rt.holder = this.nodeId;
+    rt.holderlessSince = undefined;
+    this.#record(rt);
     rt.appender?.resume();
     const abort = new AbortController();
     rt.abort = abort;
@@ -397,6 +476,52 @@ export class ClusterNode {
     rt.abort?.abort();
     rt.abort = undefined;
     rt.holder = undefined;
+    rt.recorder = undefined;
+  }
+
+  /**
+   * Starts recording coverage as the new holder: from the takeover, every key is uncovered
+   * until this node's sockets have registered it, and the source since the old holder could
+   * have stopped (a graceful one recorded that itself) until they are READY.
+   */
+  #record(rt: SourceRuntime): void {
+    const appender = rt.appender;
+    if (!appender) return;
+    const now = this.#d.clock.now();
+    // The old holder renewed its lease at most a lease before it lapsed, and this node tries to
+    // take a free lease every third of one: it was alive no later than 4/3 of a lease ago.
+    const from = now - Math.ceil(this.#d.config.leaseMs * 4 / 3);
+    appender.coverage({ t: "takeover", at: now, from });
+    rt.versions = new WeakMap();
+    rt.version = 0;
+    rt.recorded = new Set();
+    rt.recorder = new Coverage({
+      start: { at: now, offset: appender.sequence },
+      sockets: rt.source.supervisors.length,
+      startReason: "NO_HOLDER",
+      ...(rt.source.interestCovers ? { covers: rt.source.interestCovers } : {}),
+      onChange: (change: CoverageChange) => {
+        const k = change.key === undefined ? {} : { k: change.key };
+        appender.coverage(
+          change.kind === "open"
+            ? {
+              t: "open",
+              ...k,
+              r: change.reason,
+              at: change.at.at,
+              q: change.listed ? 1 : 0,
+              w: change.wanted ? 1 : 0,
+            }
+            : { t: "close", ...k, at: change.at.at, seq: change.at.offset },
+        );
+      },
+    });
+  }
+
+  /** A NO_HOLDER mark while this node's heartbeat finds no lease (and it holds none). */
+  #holderless(rt: SourceRuntime): Mark | undefined {
+    if (rt.keeper?.holding || rt.holderlessSince === undefined) return undefined;
+    return { at: rt.holderlessSince, offset: 0 };
   }
 
   async #refreshUnion(rt: SourceRuntime): Promise<void> {
@@ -408,6 +533,16 @@ export class ClusterNode {
       for (const [k, item] of rt.applied) if (!union.has(k)) union.set(k, item);
     }
     rt.applied = union;
+    const recorder = rt.recorder;
+    if (recorder && rt.appender) {
+      const added = [...union.keys()].filter((k) => !rt.recorded.has(k));
+      const removed = [...rt.recorded].filter((k) => !union.has(k));
+      const version = ++rt.version;
+      rt.versions.set(union, version);
+      const mark = { at: this.#d.clock.now(), offset: rt.appender.sequence };
+      recorder.interestChanged(version, added, removed, mark);
+      rt.recorded = new Set(union.keys());
+    }
     for (const s of rt.source.supervisors) s.setInterest(union);
   }
 
@@ -454,6 +589,7 @@ export class ClusterNode {
             this.#cmd.get(rt.keys.status),
           ]);
           rt.holder = holderOf(lease);
+          rt.holderlessSince = rt.holder ? undefined : rt.holderlessSince ?? this.#d.clock.now();
           rt.remote = status ? JSON.parse(status) as RemoteStatus : undefined;
         }
       }

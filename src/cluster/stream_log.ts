@@ -2,7 +2,9 @@
  * One durable log per source on a Redis Stream. The holder appends through one Lua script
  * that checks its fencing token, allocates consecutive offsets, drops vendor events already
  * appended (dedupe window), `XADD`s with the offset as the entry id, trims to the source's
- * history and keeps the epoch beside the stream. Readers read ranges and tail.
+ * history and keeps the epoch beside the stream. Each entry carries the version of the
+ * source's coverage records at its append, so a reader loads those before the entry.
+ * Readers read ranges and tail.
  *
  * The epoch is created with the stream's metadata, so it changes exactly when the stream is
  * lost (Redis flushed, or a new Redis): cursors of the old epoch then expire.
@@ -36,6 +38,8 @@ export interface LogEntry {
   offset: number;
   /** The epoch it was appended in: a tail that sees another one knows the stream was lost. */
   epoch: string;
+  /** The version of the source's coverage records when it was appended. */
+  coverage: number;
   data: string;
 }
 
@@ -65,18 +69,20 @@ if ARGV[5] ~= '' and epoch ~= ARGV[2] and (epoch ~= ARGV[6] or top ~= tonumber(A
   return {'moved'}
 end
 local result = {epoch}
+local cv = redis.call('HGET', KEYS[5], 'v') or '0'
 for i = 7, #ARGV, 2 do
   local vid = ARGV[i]
   if vid ~= '' and redis.call('ZSCORE', KEYS[4], vid) then
     table.insert(result, -1)
   else
     top = top + 1
-    redis.call('XADD', KEYS[3], 'MAXLEN', history, top .. '-0', 'e', epoch, 'd', ARGV[i + 1])
+    redis.call('XADD', KEYS[3], 'MAXLEN', history, top .. '-0', 'e', epoch, 'c', cv, 'd', ARGV[i + 1])
     if vid ~= '' and window > 0 then redis.call('ZADD', KEYS[4], top, vid) end
     table.insert(result, top)
   end
 end
-redis.call('HSET', KEYS[2], 'top', top)
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[2], 'top', top, 'wrote', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 if window > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', top - window) end
 return result
 `;
@@ -126,7 +132,12 @@ export class StreamLog {
     ];
     for (const e of entries) args.push(e.vendorId ?? "", e.data);
     const k = this.#keys;
-    const reply = await runScript(this.#redis, APPEND, [k.lease, k.meta, k.log, k.seen], args);
+    const reply = await runScript(
+      this.#redis,
+      APPEND,
+      [k.lease, k.meta, k.log, k.seen, k.coverage],
+      args,
+    );
     const [head, ...rest] = reply as [string, ...number[]];
     if (head === "fenced" || head === "moved" || head === "nolease") {
       return { ok: false, reason: head };
@@ -214,6 +225,7 @@ function toEntry(row: { id: string; message: Record<string, string | undefined> 
   return {
     offset: Number(row.id.slice(0, row.id.indexOf("-"))),
     epoch: row.message.e ?? "",
+    coverage: Number(row.message.c ?? 0),
     data: row.message.d ?? "null",
   };
 }

@@ -44,11 +44,26 @@ export interface LogFeed {
   setGap(source: string, gap: number): void;
 }
 
+/** A source's coverage records as this node holds them (see coverage_mirror.ts). */
+export interface TailedCoverage {
+  /** Version of the records held. */
+  readonly version: number;
+  /** Loads the records. */
+  load(): Promise<void>;
+  /** Loads them when the stored version differs. */
+  refresh(): Promise<void>;
+}
+
 /** A tailed source. */
 export interface TailedSource {
   name: string;
   log: StreamLog;
   history: number;
+  /**
+   * Loaded before the hub gets any entry appended after a coverage change, so a replay
+   * never runs over events whose gap this node does not know yet.
+   */
+  coverage?: TailedCoverage;
 }
 
 /** Settings of a {@link Tailer}. */
@@ -113,6 +128,11 @@ export class Tailer {
     return this.#states.every((s) => s.loadedOnce);
   }
 
+  /** The epoch of `source`'s stream as loaded into the hub (undefined: none yet). */
+  epochOf(source: string): string | undefined {
+    return this.#states.find((s) => s.source.name === source)?.epoch;
+  }
+
   /** Starts tailing. */
   start(): void {
     this.#run ??= this.#loop();
@@ -139,7 +159,12 @@ export class Tailer {
           this.#o.blockMs ?? 1000,
         );
         if (signal.aborted) break;
-        wanted.forEach((s, i) => this.#apply(s, batches[i]!));
+        for (const [i, s] of wanted.entries()) {
+          const batch = batches[i]!;
+          const coverage = s.source.coverage;
+          if (coverage && batch.some((e) => e.coverage > coverage.version)) await coverage.load();
+          this.#apply(s, batch);
+        }
         if (failures > 0 || clock.now() - this.#lastCheck >= (this.#o.checkMs ?? 1000)) {
           await this.#check();
         }
@@ -162,6 +187,8 @@ export class Tailer {
   async #warm(s: State): Promise<void> {
     const meta = await s.source.log.meta();
     const entries = meta.epoch === undefined ? [] : await s.source.log.newest(s.source.history);
+    // After the entries: records newer than the history are right, older ones could miss a gap.
+    await s.source.coverage?.load();
     const live = s.loadedOnce;
     if (meta.epoch === undefined) {
       // No stream (never written, or lost): a fresh local epoch, so no old cursor matches.
@@ -207,6 +234,7 @@ export class Tailer {
     this.#lastCheck = this.#o.clock.now();
     for (const s of this.#states) {
       if (!s.warm) continue;
+      await s.source.coverage?.refresh();
       const meta = await s.source.log.meta();
       if (meta.epoch !== s.epoch) s.warm = false;
       else if (meta.gap !== s.gap) {

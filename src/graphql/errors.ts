@@ -35,10 +35,16 @@ export function formatErrors(errors: readonly GraphQLError[]): GraphQLFormattedE
   });
 }
 
-/** Runs `fn`, rethrowing relay errors as coded GraphQLErrors. */
+/** Runs `fn`, rethrowing relay errors as coded GraphQLErrors (a promise's rejection too). */
 export function coded<T>(fn: () => T): T {
   try {
-    return fn();
+    const result = fn();
+    if (result instanceof Promise) {
+      return result.catch((err) => {
+        throw toGraphQLError(err);
+      }) as T;
+    }
+    return result;
   } catch (err) {
     throw toGraphQLError(err);
   }

@@ -9,14 +9,16 @@
  * offset `o` was received before a gap ended exactly when `o <= gap.to.offset`, so a replay
  * after `o` is complete only if every gap touching its keys ended at an offset below `o`.
  * Only the latest gap per key matters for that, which keeps the state one record per key
- * (plus a bounded list of recent gaps for operators). A shared store (Redis) can mirror it
- * as: the source's open/last gap, one open/last gap per key, and a capped list.
+ * (plus a bounded list of recent gaps for operators). In cluster mode the holder's
+ * Coverage reports each change ({@link CoverageChange}) to the cluster's store, and every
+ * node reads the same records back ({@link latestBreak}): the source's open/last gap, one
+ * open/last gap per key, and a capped list.
  *
  * @module
  */
 
 /** Why a source was not receiving. */
-export const GAP_REASONS = ["NOT_REGISTERED", "UPSTREAM_DISCONNECTED"] as const;
+export const GAP_REASONS = ["NOT_REGISTERED", "UPSTREAM_DISCONNECTED", "NO_HOLDER"] as const;
 /** One of {@link GAP_REASONS}. */
 export type GapReason = typeof GAP_REASONS[number];
 
@@ -64,6 +66,83 @@ export interface CoverageOptions {
    * vouches for a narrower one. Must never say true wrongly; false is always safe.
    */
   covers?: (wide: string, narrow: string) => boolean;
+  /** Why nothing is received before the first socket does (default UPSTREAM_DISCONNECTED). */
+  startReason?: GapReason;
+  /** Told every gap opened and closed, in order (the cluster holder records them). */
+  onChange?: (change: CoverageChange) => void;
+}
+
+/**
+ * One change of coverage. Opening an already open gap changes nothing, so a store applying
+ * these may receive an open twice. `wanted` says whether a key's interest is still wanted
+ * (a key nobody wants is uncovered until someone does).
+ */
+export type CoverageChange =
+  | {
+    readonly kind: "open";
+    readonly key: string | undefined;
+    readonly reason: GapReason;
+    readonly at: Mark;
+    /** Listed in {@link CoverageView.gaps} (the initial gaps before anything ran are not). */
+    readonly listed: boolean;
+    readonly wanted: boolean;
+  }
+  | { readonly kind: "close"; readonly key: string | undefined; readonly at: Mark };
+
+/** The open and the latest closed gap of one key, or of the whole source. */
+export interface GapRecord {
+  readonly open: Gap | undefined;
+  readonly last: Gap | undefined;
+}
+
+/**
+ * The replay rule over gap records: the latest break in coverage of `keys` (or of the
+ * source) that an event at `offset` does not postdate. `record(key)` is undefined for a key
+ * with no record (uncovered since `start`); `wide` lists the records of every wanted key, for
+ * `covers` to vouch for narrower ones.
+ */
+export function latestBreak(
+  source: GapRecord,
+  record: (key: string) => GapRecord | undefined,
+  wide: () => Iterable<[string, GapRecord]>,
+  covers: (wide: string, narrow: string) => boolean,
+  start: Mark,
+  keys: readonly string[],
+  offset: number,
+): Gap | undefined {
+  if (source.open) return { ...source.open };
+  const keyBreak = (r: GapRecord | undefined, key: string): Gap | undefined => {
+    if (!r) return { reason: "NOT_REGISTERED", key, from: start, to: undefined };
+    if (r.open) return r.open;
+    return r.last && r.last.to!.offset >= offset ? r.last : undefined;
+  };
+  const coveredByWider = (key: string): boolean => {
+    for (const [w, r] of wide()) {
+      if (w !== key && !keyBreak(r, w) && covers(w, key)) return true;
+    }
+    return false;
+  };
+  const found: Gap[] = [];
+  if (source.last && source.last.to!.offset >= offset) found.push(source.last);
+  for (const key of keys) {
+    const own = keyBreak(record(key), key);
+    if (!own || coveredByWider(key)) continue;
+    if (!own.to) return { ...own };
+    found.push(own);
+  }
+  if (found.length === 0) return undefined;
+  return { ...found.reduce((a, b) => (b.to!.offset > a.to!.offset ? b : a)) };
+}
+
+/** What a {@link Coverage} holds now, for a store that lost its records (see cluster). */
+export interface CoverageSnapshot {
+  /** The source's open gap, if any. */
+  readonly source: { reason: GapReason; at: number } | undefined;
+  readonly keys: readonly {
+    key: string;
+    wanted: boolean;
+    open: { reason: GapReason; at: number; listed: boolean } | undefined;
+  }[];
 }
 
 interface OpenGap {
@@ -96,6 +175,7 @@ export class Coverage implements CoverageView {
   /** Keys nobody wants, oldest first (for the bound). */
   readonly #idle = new Set<string>();
   readonly #listed: OpenGap[] = [];
+  readonly #onChange: ((change: CoverageChange) => void) | undefined;
   #sourceOpen: OpenGap | undefined;
   #sourceLast: OpenGap | undefined;
 
@@ -108,8 +188,28 @@ export class Coverage implements CoverageView {
       { length: Math.max(1, options.sockets ?? 1) },
       () => ({ receiving: false, synced: -1 }),
     );
+    this.#onChange = options.onChange;
     // Before the first connection nothing was received, but nothing was missed either.
-    this.#sourceOpen = this.#gap("UPSTREAM_DISCONNECTED", undefined, options.start, false);
+    this.#sourceOpen = this.#gap(
+      options.startReason ?? "UPSTREAM_DISCONNECTED",
+      undefined,
+      options.start,
+      false,
+    );
+  }
+
+  /** The open gaps now, and which keys are wanted. */
+  snapshot(): CoverageSnapshot {
+    const open = (g: OpenGap | undefined) => g && { reason: g.reason, at: g.from.at };
+    return {
+      source: open(this.#sourceOpen),
+      keys: [...this.#keys].map(([key, st]) => ({
+        key,
+        wanted: st.addedIn !== undefined,
+        open: st.open &&
+          { reason: st.open.reason, at: st.open.from.at, listed: this.#listed.includes(st.open) },
+      })),
+    };
   }
 
   /** The wanted interest changed to `version`: `added` keys start, `removed` ones stop. */
@@ -124,14 +224,14 @@ export class Coverage implements CoverageView {
       if (!state) {
         state = {
           addedIn: undefined,
-          open: this.#gap("NOT_REGISTERED", key, this.#start, false),
+          open: this.#gap("NOT_REGISTERED", key, this.#start, false, true),
           last: undefined,
         };
         this.#keys.set(key, state);
       }
       state.addedIn = version;
       this.#idle.delete(key);
-      state.open ??= this.#gap("NOT_REGISTERED", key, at, true);
+      state.open ??= this.#gap("NOT_REGISTERED", key, at, true, true);
       this.#pending.add(key);
     }
     for (const key of removed) {
@@ -139,7 +239,10 @@ export class Coverage implements CoverageView {
       if (!state) continue;
       state.addedIn = undefined;
       this.#pending.delete(key);
-      state.open ??= this.#gap("NOT_REGISTERED", key, at, true);
+      if (state.open) {
+        // Still unconfirmed: the same gap goes on, now for a key nobody wants.
+        this.#onChange?.({ ...this.#change(state.open), wanted: false });
+      } else state.open = this.#gap("NOT_REGISTERED", key, at, true, false);
       this.#idle.add(key);
     }
     while (this.#idle.size > this.#maxIdleKeys) {
@@ -170,6 +273,7 @@ export class Coverage implements CoverageView {
       this.#sourceOpen.to = at;
       this.#sourceLast = this.#sourceOpen;
       this.#sourceOpen = undefined;
+      this.#onChange?.({ kind: "close", key: undefined, at });
     }
     const synced = Math.min(...this.#sockets.map((x) => x.synced));
     for (const key of this.#pending) {
@@ -179,49 +283,44 @@ export class Coverage implements CoverageView {
       state.last = state.open;
       state.open = undefined;
       this.#pending.delete(key);
+      this.#onChange?.({ kind: "close", key, at });
     }
   }
 
   breakAfter(keys: readonly string[], offset: number): Gap | undefined {
-    if (this.#sourceOpen) return { ...this.#sourceOpen };
-    const found: OpenGap[] = [];
-    if (this.#sourceLast && this.#sourceLast.to!.offset >= offset) found.push(this.#sourceLast);
-    for (const key of keys) {
-      const own = this.#keyBreak(key, offset);
-      if (!own || this.#coveredByWider(key, offset)) continue;
-      if (!own.to) return { ...own };
-      found.push(own);
-    }
-    if (found.length === 0) return undefined;
-    return { ...found.reduce((a, b) => (b.to!.offset > a.to!.offset ? b : a)) };
-  }
-
-  #keyBreak(key: string, offset: number): OpenGap | undefined {
-    const state = this.#keys.get(key);
-    if (!state) return { reason: "NOT_REGISTERED", key, from: this.#start, to: undefined };
-    if (state.open) return state.open;
-    return state.last && state.last.to!.offset >= offset ? state.last : undefined;
-  }
-
-  #coveredByWider(key: string, offset: number): boolean {
-    for (const [wide, state] of this.#keys) {
-      if (wide === key || state.addedIn === undefined) continue;
-      if (!this.#keyBreak(wide, offset) && this.#covers(wide, key)) return true;
-    }
-    return false;
+    return latestBreak(
+      { open: this.#sourceOpen, last: this.#sourceLast },
+      (key) => this.#keys.get(key),
+      () => [...this.#keys].filter(([, st]) => st.addedIn !== undefined),
+      this.#covers,
+      this.#start,
+      keys,
+      offset,
+    );
   }
 
   gaps(): Gap[] {
     return this.#listed.map((g) => ({ ...g })).reverse();
   }
 
-  #gap(reason: GapReason, key: string | undefined, from: Mark, list: boolean): OpenGap {
+  #gap(
+    reason: GapReason,
+    key: string | undefined,
+    from: Mark,
+    list: boolean,
+    wanted = true,
+  ): OpenGap {
     const gap: OpenGap = { reason, key, from, to: undefined };
     if (list) {
       this.#listed.push(gap);
       if (this.#listed.length > this.#maxListed) this.#listed.shift();
     }
+    this.#onChange?.({ ...this.#change(gap, list), wanted });
     return gap;
+  }
+
+  #change(gap: OpenGap, listed = this.#listed.includes(gap)) {
+    return { kind: "open" as const, key: gap.key, reason: gap.reason, at: gap.from, listed };
   }
 }
 
@@ -229,7 +328,14 @@ export class Coverage implements CoverageView {
 export function describeGap(gap: Gap, source: string, now: number): string {
   const from = new Date(gap.from.at).toISOString();
   const to = gap.to ? new Date(gap.to.at).toISOString() : `now (${new Date(now).toISOString()})`;
-  return gap.reason === "NOT_REGISTERED"
-    ? `interest ${JSON.stringify(gap.key)} was not registered upstream between ${from} and ${to}`
-    : `upstream "${source}" was disconnected between ${from} and ${to}`;
+  switch (gap.reason) {
+    case "NOT_REGISTERED":
+      return `interest ${
+        JSON.stringify(gap.key)
+      } was not registered upstream between ${from} and ${to}`;
+    case "UPSTREAM_DISCONNECTED":
+      return `upstream "${source}" was disconnected between ${from} and ${to}`;
+    case "NO_HOLDER":
+      return `no cluster node held upstream "${source}" between ${from} and ${to}`;
+  }
 }

@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { Coverage, describeGap, type Mark } from "./coverage.ts";
+import { Coverage, type CoverageChange, describeGap, type Mark } from "./coverage.ts";
 
 const T0 = Date.parse("2024-05-01T12:00:00.000Z");
 const at = (s: number, offset: number): Mark => ({ at: T0 + s * 1000, offset });
@@ -13,6 +13,32 @@ function upWithA(options: { sockets?: number } = {}) {
 }
 
 Deno.test("Coverage", async (t) => {
+  await t.step("reports every gap opened and closed, in order (the cluster records them)", () => {
+    const changes: CoverageChange[] = [];
+    const c = new Coverage({ start: at(0, 0), onChange: (x) => changes.push(x) });
+    c.interestChanged(1, ["a"], [], at(0, 0));
+    c.socketReceiving(0, 1, at(1, 0));
+    c.interestChanged(2, [], ["a"], at(2, 3));
+    assertEquals(
+      changes.map((x) => [x.kind, x.key ?? null, x.kind === "open" ? x.reason : x.at.offset]),
+      [
+        ["open", null, "UPSTREAM_DISCONNECTED"],
+        ["open", "a", "NOT_REGISTERED"],
+        ["close", null, 0],
+        ["close", "a", 0],
+        ["open", "a", "NOT_REGISTERED"],
+      ],
+    );
+    assertEquals(c.snapshot(), {
+      source: undefined,
+      keys: [{
+        key: "a",
+        wanted: false,
+        open: { reason: "NOT_REGISTERED", at: at(2, 3).at, listed: true },
+      }],
+    });
+  });
+
   await t.step("covered from the first confirmed sync; nothing before it is listed", () => {
     const c = upWithA();
     assertEquals(c.breakAfter(["a"], 1), undefined);

@@ -16,7 +16,7 @@ import { type Cursor, formatCursor, newEpoch, parseCursor } from "../model/curso
 import { formatComposite } from "../model/composite_cursor.ts";
 import { RelayError } from "../model/errors.ts";
 import type { Event, UpstreamEvent, Vendor } from "../model/event.ts";
-import { Coverage, describeGap, type Gap, type Mark } from "./coverage.ts";
+import { Coverage, type CoverageView, describeGap, type Gap, type Mark } from "./coverage.ts";
 import { History } from "./history.ts";
 import type { InterestItem, InterestSink } from "./interest.ts";
 import { type InterestEntry, InterestTable } from "./interest_table.ts";
@@ -79,10 +79,11 @@ export interface SourceOptions {
   sockets?: number;
   /**
    * Record coverage from {@link Hub.reportReceiving} and refuse replays across its breaks
-   * (default). Off in cluster mode, where this node's supervisors may not be the ones
-   * receiving and the cluster's own gap record applies.
+   * (default, or true). A view instead: replays and {@link Hub.gaps} consult it and nothing is
+   * recorded here (cluster mode: the holder records, every node reads the cluster's records).
+   * False: no coverage at all.
    */
-  coverage?: boolean;
+  coverage?: boolean | CoverageView;
   /** Whether interest `wide` receives everything `narrow` does (see {@link Coverage}). */
   interestCovers?: (wide: string, narrow: string) => boolean;
 }
@@ -111,8 +112,10 @@ interface Channel {
   gap: number;
   sink: InterestSink | undefined;
   readonly interest: InterestTable;
-  /** Undefined when the source's coverage is not tracked here (cluster mode). */
+  /** Undefined when the source's coverage is not recorded here (cluster mode). */
   readonly coverage: Coverage | undefined;
+  /** What replays consult: `coverage`, or the cluster's records. */
+  view: CoverageView | undefined;
   /** Version of each interest set handed to the sink, so sync reports can name theirs. */
   readonly versions: WeakMap<ReadonlyMap<string, InterestItem>, number>;
   version: number;
@@ -181,16 +184,20 @@ export class Hub {
           channel.sink?.setInterest(change.wanted);
         },
       }),
-      coverage: options.coverage === false ? undefined : new Coverage({
-        start: { at: this.#clock.now(), offset: 0 },
-        sockets: options.sockets ?? 1,
-        ...(options.interestCovers ? { covers: options.interestCovers } : {}),
-      }),
+      coverage: options.coverage === false || typeof options.coverage === "object"
+        ? undefined
+        : new Coverage({
+          start: { at: this.#clock.now(), offset: 0 },
+          sockets: options.sockets ?? 1,
+          ...(options.interestCovers ? { covers: options.interestCovers } : {}),
+        }),
+      view: undefined,
       versions: new WeakMap(),
       version: 0,
       index: new Map(),
       stats: { eventsReceived: 0, lastEventAt: undefined },
     };
+    channel.view = typeof options.coverage === "object" ? options.coverage : channel.coverage;
     this.#channels.set(name, channel);
   }
 
@@ -227,7 +234,7 @@ export class Hub {
 
   /** Recent periods in which the source was not receiving (some of) its interest. */
   gaps(source: string): Gap[] {
-    return this.#channel(source).coverage?.gaps() ?? [];
+    return this.#channel(source).view?.gaps() ?? [];
   }
 
   /**
@@ -236,7 +243,7 @@ export class Hub {
    * composite cursor of `events` applies it per source).
    */
   coverageBreak(source: string, keys: readonly string[], offset: number): Gap | undefined {
-    return this.#channel(source).coverage?.breakAfter(keys, offset);
+    return this.#channel(source).view?.breakAfter(keys, offset);
   }
 
   /** Cancels the resume-window timers of every source (the app is stopping). */
@@ -474,7 +481,7 @@ export class Hub {
     }
     const result = channel.history.after(cursor.offset);
     if (!result.ok) throw expired;
-    const gap = channel.coverage?.breakAfter(part.interest.map((i) => i.key), cursor.offset);
+    const gap = channel.view?.breakAfter(part.interest.map((i) => i.key), cursor.offset);
     if (gap) {
       throw new RelayError(
         "CURSOR_EXPIRED",

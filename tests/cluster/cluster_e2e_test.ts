@@ -4,8 +4,8 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp/simulator.ts";
-import { startNode, waitForHolder } from "../helpers/cluster.ts";
-import { connectClient } from "../helpers/gql_client.ts";
+import { holderOn, startNode, waitForHolder } from "../helpers/cluster.ts";
+import { connectClient, refusal } from "../helpers/gql_client.ts";
 import { redisAvailable, startRedis } from "../helpers/redis_server.ts";
 import { httpQuery, waitFor } from "../helpers/relay.ts";
 
@@ -100,7 +100,8 @@ Deno.test({
       });
 
       await t.step(
-        "restart every node: an old cursor still replays; flush Redis: CURSOR_EXPIRED",
+        "restart every node: history survives, a cursor across the restart is CURSOR_EXPIRED " +
+          "(no node held the upstream), a cursor after it replays; flush Redis: CURSOR_EXPIRED",
         async () => {
           const recent = await httpQuery<{ recentEvents: { id: string; key: string }[] }>(
             a.httpUrl,
@@ -113,18 +114,39 @@ Deno.test({
           const a2 = await startNode(redis, "node-a", [src()]);
           const b2 = await startNode(redis, "node-b", [src()]);
           nodes.push(a2, b2);
-          await using cl = connectClient(b2.wsUrl);
-          const replay = cl.subscribe<Row>(SUB, { type: "leases", after: old });
-          const got = await replay.waitForCount(3, 10_000);
-          assertEquals(
-            got.map((r) => r.drpEvents.key),
-            newest.slice(0, 3).map((e) => e.key).reverse(),
+          await waitForHolder(nodes, "lab");
+          const again = await httpQuery<{ recentEvents: { id: string }[] }>(
+            b2.httpUrl,
+            `{ recentEvents(limit: 5) { id } }`,
           );
+          assertEquals(again.data!.recentEvents.map((e) => e.id), newest.map((e) => e.id));
+          await using cl = connectClient(b2.wsUrl);
+          const across = cl.subscribe<Row>(SUB, { type: "leases", after: old });
+          await across.waitForEnd();
+          const { code, message } = refusal(across);
+          assertEquals(code, "CURSOR_EXPIRED", message);
+          assert(/not registered upstream|no cluster node held/.test(message), message);
+          await using live = connectClient(a2.wsUrl);
+          const keep = live.subscribe<Row>(SUB, { type: "leases" });
+          await waitFor(
+            () => commands(sim).filter((c) => c === "register leases.*.*").length >= 2,
+            "leases registered again",
+          );
+          await waitFor(async () => {
+            const s = await holderOn(b2, "lab");
+            return s.state === "READY";
+          }, "READY");
+          emitKeys(sim, "leases", ["r1", "r2", "r3"]);
+          const got = await keep.waitForCount(3, 10_000);
+          const cursor = got[0]!.drpEvents.id;
+          const replay = cl.subscribe<Row>(SUB, { type: "leases", after: cursor });
+          const replayed = await replay.waitForCount(2, 10_000);
+          assertEquals(replayed.map((r) => r.drpEvents.key), ["r2", "r3"]);
           replay.stop();
           await redis.command("FLUSHALL");
           await waitFor(
             async () => {
-              const probe = cl.subscribe<Row>(SUB, { type: "leases", after: old });
+              const probe = cl.subscribe<Row>(SUB, { type: "leases", after: cursor });
               await waitFor(
                 () => probe.completed || probe.results.length > 0,
                 "probe outcome",
@@ -136,6 +158,28 @@ Deno.test({
             "CURSOR_EXPIRED after the flush",
             10_000,
           );
+          // The holder writes its coverage again for the new stream: its cursors replay.
+          const seen = keep.data.length;
+          await waitFor(() => {
+            emitKeys(sim, "leases", [`f${keep.data.length}`]);
+            return keep.data.length > seen;
+          }, "an event of the new stream");
+          // Earlier probes may still be on their way: a marker after them all gives the cursor.
+          emitKeys(sim, "leases", ["f-mark"]);
+          const fresh = (await waitFor(
+            () => keep.data.find((r) => r.drpEvents.key === "f-mark"),
+            "the marker",
+          )).drpEvents.id;
+          emitKeys(sim, "leases", ["f-next"]);
+          const resumed = cl.subscribe<Row>(SUB, { type: "leases", after: fresh });
+          const next = await resumed.waitForCount(1, 10_000);
+          assertEquals(
+            next.map((r) => r.drpEvents.key),
+            ["f-next"],
+            JSON.stringify(resumed.results),
+          );
+          resumed.stop();
+          keep.stop();
         },
       );
     } finally {

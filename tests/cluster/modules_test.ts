@@ -79,7 +79,7 @@ Deno.test({
           const waiting = log.waitAfter(blocking, 4, 3000);
           await new Promise((r) => setTimeout(r, 50));
           await log.append(grant.value, "ep1", 3, 100, [{ data: '{"n":6}' }]);
-          assertEquals(await waiting, [{ offset: 5, epoch: "ep1", data: '{"n":6}' }]);
+          assertEquals(await waiting, [{ offset: 5, epoch: "ep1", coverage: 0, data: '{"n":6}' }]);
           assertEquals(await log.waitAfter(blocking, 5, 50), []);
         } finally {
           await closeRedis(blocking);

@@ -12,6 +12,16 @@ export interface ReceivedError {
   extensions?: { code?: string };
 }
 
+/** The single error a refused subscription ended with (an `error` message or a result). */
+export function refusal<T>(c: Collector<T>): { message: string; code: string | undefined } {
+  const errors = [
+    ...(Array.isArray(c.error) ? c.error as ReceivedError[] : []),
+    ...c.results.flatMap((r) => r.errors ?? []),
+  ];
+  if (errors.length !== 1) throw new Error(`expected one error, got ${JSON.stringify(errors)}`);
+  return { message: errors[0]!.message, code: errors[0]!.extensions?.code };
+}
+
 /** One subscription's received results. */
 export class Collector<T = Record<string, unknown>> {
   readonly results: { data?: T; errors?: ReceivedError[] }[] = [];
