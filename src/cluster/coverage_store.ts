@@ -296,3 +296,139 @@ function toRecord(raw: string, key: string | undefined): GapRecord {
     last: rec.l?.t ? toGap(rec.l, key) : undefined,
   };
 }
+
+/** What a {@link MemoryCoverageStore} reads of its stream: the lease and the stream's head. */
+export interface MemoryStreamView {
+  lease(): string | undefined;
+  /** The stream's epoch and top; `newEpoch` is adopted when it has none (as Redis does). */
+  head(newEpoch: string): { epoch: string; top: number };
+  /** When the holder last wrote (the Redis implementation keeps it in the stream's meta). */
+  wrote?(): number;
+}
+
+interface MemoryRecord {
+  o?: StoredGap | undefined;
+  l?: StoredGap | undefined;
+}
+
+/**
+ * The same records in process memory, with the same rules as the Lua scripts (the contract
+ * test runs both through one sequence): for single-process use and unit tests.
+ */
+export class MemoryCoverageStore implements CoverageStore {
+  readonly #stream: MemoryStreamView;
+  #epoch: string | undefined;
+  #version = 0;
+  #start: Pair = [0, 0];
+  #records = new Map<string, MemoryRecord>();
+  #idle = new Map<string, number>();
+  #listed: StoredGap[] = [];
+
+  constructor(stream: MemoryStreamView) {
+    this.#stream = stream;
+  }
+
+  #fence(lease: string): "nolease" | "fenced" | undefined {
+    const held = this.#stream.lease();
+    return held === undefined ? "nolease" : held !== lease ? "fenced" : undefined;
+  }
+
+  apply(lease: string, newEpoch: string, ops: readonly CoverageOp[]): Promise<CoverageWrite> {
+    const refused = this.#fence(lease);
+    if (refused) return Promise.resolve(refused);
+    const { epoch, top } = this.#stream.head(newEpoch);
+    if (this.#epoch !== epoch) return Promise.resolve("resync");
+    for (const op of ops) {
+      const field = op.t !== "takeover" && op.k !== undefined ? `k:${op.k}` : "src";
+      const rec = this.#records.get(field) ?? {};
+      if (op.t === "open") {
+        rec.o ??= { r: op.r, f: [op.at, top], q: op.q };
+        if (op.k !== undefined) {
+          if (op.w === 1) this.#idle.delete(op.k);
+          else this.#idle.set(op.k, op.at);
+        }
+      } else if (op.t === "close") {
+        if (rec.o) {
+          const off = op.off < 0 || op.off > top ? top : op.off;
+          rec.l = { ...rec.o, t: [op.at, off] };
+          rec.o = undefined;
+          if (rec.l.q === 1) {
+            this.#listed.unshift({ ...rec.l, ...(op.k !== undefined ? { k: op.k } : {}) });
+            this.#listed.length = Math.min(this.#listed.length, MAX_LISTED);
+          }
+        }
+        if (op.k !== undefined) this.#idle.delete(op.k);
+      } else {
+        for (const [f, r] of this.#records) {
+          if (f.startsWith("k:") && !r.o) r.o = { r: "NOT_REGISTERED", f: [op.at, top], q: 0 };
+        }
+        rec.o ??= {
+          r: "NO_HOLDER",
+          f: [Math.max(op.from, this.#stream.wrote?.() ?? 0), top],
+          q: 1,
+        };
+      }
+      this.#records.set(field, rec);
+    }
+    while (this.#idle.size > MAX_IDLE_KEYS) {
+      const [oldest] = [...this.#idle].reduce((a, b) => (b[1] < a[1] ? b : a));
+      this.#idle.delete(oldest);
+      this.#records.delete(`k:${oldest}`);
+    }
+    this.#version++;
+    return Promise.resolve({ ok: true, epoch });
+  }
+
+  replace(
+    lease: string,
+    newEpoch: string,
+    at: number,
+    snapshot: CoverageSnapshot,
+  ): Promise<Exclude<CoverageWrite, "resync">> {
+    const refused = this.#fence(lease);
+    if (refused) return Promise.resolve(refused);
+    const { epoch } = this.#stream.head(newEpoch);
+    this.#epoch = epoch;
+    this.#version++;
+    this.#start = [at, 0];
+    this.#records = new Map();
+    this.#idle = new Map();
+    const src = snapshot.source;
+    this.#records.set("src", src ? { o: { r: src.reason, f: [src.at, 0], q: 1 } } : {});
+    for (const k of snapshot.keys) {
+      const o = k.open && { r: k.open.reason, f: [k.open.at, 0] as Pair, q: k.open.listed ? 1 : 0 };
+      this.#records.set(`k:${k.key}`, o ? { o } : {});
+      if (!k.wanted) this.#idle.set(k.key, k.open?.at ?? at);
+    }
+    return Promise.resolve({ ok: true, epoch });
+  }
+
+  load(): Promise<StoredCoverage> {
+    const keys = new Map<string, GapRecord>();
+    let source: GapRecord = { open: undefined, last: undefined };
+    const listedOpen: Gap[] = [];
+    for (const [field, rec] of this.#records) {
+      const key = field === "src" ? undefined : field.slice(2);
+      const record = {
+        open: rec.o && toGap({ r: rec.o.r, f: rec.o.f }, key),
+        last: rec.l?.t ? toGap(rec.l, key) : undefined,
+      };
+      if (key === undefined) source = record;
+      else keys.set(key, record);
+      if (record.open && rec.o?.q === 1) listedOpen.push(record.open);
+    }
+    return Promise.resolve({
+      epoch: this.#epoch,
+      version: this.#version,
+      start: { at: this.#start[0], offset: this.#start[1] },
+      source,
+      keys,
+      listed: this.#listed.map((g) => toGap(g, g.k)),
+      listedOpen,
+    });
+  }
+
+  version(): Promise<number> {
+    return Promise.resolve(this.#version);
+  }
+}
