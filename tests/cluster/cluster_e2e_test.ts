@@ -115,11 +115,15 @@ Deno.test({
           const b2 = await startNode(redis, "node-b", [src()]);
           nodes.push(a2, b2);
           await waitForHolder(nodes, "lab");
-          const again = await httpQuery<{ recentEvents: { id: string }[] }>(
-            b2.httpUrl,
-            `{ recentEvents(limit: 5) { id } }`,
-          );
-          assertEquals(again.data!.recentEvents.map((e) => e.id), newest.map((e) => e.id));
+          // The restarted node loads the stream (recentEvents does not wait for it).
+          await waitFor(async () => {
+            const again = await httpQuery<{ recentEvents: { id: string }[] }>(
+              b2.httpUrl,
+              `{ recentEvents(limit: 5) { id } }`,
+            );
+            const ids = again.data!.recentEvents.map((e) => e.id);
+            return ids.join() === newest.map((e) => e.id).join();
+          }, "the same newest events on the restarted node");
           await using cl = connectClient(b2.wsUrl);
           const across = cl.subscribe<Row>(SUB, { type: "leases", after: old });
           await across.waitForEnd();
