@@ -162,7 +162,25 @@ Deno.test({
             "CURSOR_EXPIRED after the flush",
             10_000,
           );
-          // The holder writes its coverage again for the new stream: its cursors replay.
+          // The flush also lost every node's interest: until A puts its own again (next
+          // heartbeat) the holder may deregister leases, a real hole. Once A's interest is back
+          // and the cluster's records show no open gap, the new stream's cursors replay.
+          await waitFor(
+            async () =>
+              (await redis.command("HEXISTS", "test:src:{lab}:interest", "node-a")).startsWith(
+                ":1",
+              ),
+            "node-a's interest back in Redis",
+          );
+          await waitFor(async () => {
+            const res = await httpQuery<{ source: { gaps: { to: string | null }[] } }>(
+              b2.httpUrl,
+              `{ source(name: "lab") { gaps { to } } }`,
+            );
+            const last = commands(sim).filter((c) => c.endsWith(" leases.*.*")).at(-1);
+            return last === "register leases.*.*" &&
+              (res.data?.source.gaps.every((g) => g.to !== null) ?? false);
+          }, "leases registered and no open gap in the cluster's coverage");
           const seen = keep.data.length;
           await waitFor(() => {
             emitKeys(sim, "leases", [`f${keep.data.length}`]);
