@@ -6,6 +6,8 @@
  * something happened on the holder. Prints each case's figures.
  */
 import { assert, assertEquals } from "@std/assert";
+import { formatComposite } from "../../src/model/composite_cursor.ts";
+import { parseCursor } from "../../src/model/cursor.ts";
 import { createDrpSimulator, type DrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { holderOn, spawnNode, startNode, waitForHolder } from "../helpers/cluster.ts";
 import { type Collector, connectClient, refusal } from "../helpers/gql_client.ts";
@@ -18,6 +20,10 @@ const SUB = `subscription($after: ID) {
   drpEvents(type: "profiles", after: $after) { id key }
 }`;
 type Row = { drpEvents: { id: string; key: string } };
+/** The cross-vendor stream over the same interest, resumed with a composite cursor. */
+const EVENTS = `subscription($after: ID) {
+  drpEvents: events(types: ["profiles"], after: $after) { id key }
+}`;
 const LEASE_MS = 1500;
 // Long enough for a loaded machine to come back within it in (a) and (c); (b) waits for the
 // deregister itself, so the window only costs that much time.
@@ -83,9 +89,10 @@ async function resumeOn(
   expected: string[],
   label: string,
   figures: Figures[],
+  query = SUB,
 ): Promise<{ sub: Collector<Row>; dispose: () => Promise<void>; result: Figures }> {
   const client = connectClient(node.wsUrl);
-  const sub = client.subscribe<Row>(SUB, { after });
+  const sub = client.subscribe<Row>(query, { after });
   // A refusal arrives as an `error` message or as a result with errors (then a complete).
   const failed = () => sub.completed || sub.results.some((r) => r.errors);
   await waitFor(
@@ -247,6 +254,30 @@ Deno.test({
           const after = await resumeOn(e(), k11, ["k12"], "(e) after the hole", figures);
           assertEquals(after.result.received, ["k12"], JSON.stringify(after.result));
           await after.dispose();
+          // The composite cursor of `events` follows the same rule, per source.
+          const composite = (id: string) => formatComposite([parseCursor(id)!]);
+          const label = "(e) events, composite cursor";
+          const across = await resumeOn(
+            e(),
+            composite(k9),
+            ["k10"],
+            `${label} across`,
+            figures,
+            EVENTS,
+          );
+          assertEquals(across.result.code, "CURSOR_EXPIRED", JSON.stringify(across.result));
+          assert(across.result.error?.includes('"lab"'), across.result.error ?? "");
+          await across.dispose();
+          const past = await resumeOn(
+            e(),
+            composite(k11),
+            ["k12"],
+            `${label} after`,
+            figures,
+            EVENTS,
+          );
+          assertEquals(past.result.received, ["k12"], JSON.stringify(past.result));
+          await past.dispose();
           live.stop();
         },
       );
