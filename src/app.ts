@@ -19,6 +19,7 @@ import { acceptsEventStream, createSseHandler, type SseHandler } from "./graphql
 import { ClusterNode } from "./cluster/node.ts";
 import { Hub } from "./hub/hub.ts";
 import type { Clock } from "./platform/clock.ts";
+import { nextTurn } from "./platform/next_turn.ts";
 import { systemClock } from "./platform/clock.ts";
 import { createLogger, type Logger } from "./platform/log.ts";
 import { createRedactor, type Redactor } from "./platform/redact.ts";
@@ -77,7 +78,10 @@ export function createApp(deps: AppDeps): App {
   const redact = createRedactor(deps.secrets ?? []);
   const log = deps.log ?? createLogger({ level: config.logLevel, redact });
   const readTextFile = deps.readTextFile ?? Deno.readTextFileSync;
-  const hub = new Hub({ clock, random });
+  // Interest changes made in one event-loop turn (a reconnect storm's subscribes) reach the
+  // upstream connectors as one: 10,000 distinct subscriptions cost the hub 8.8 s of CPU
+  // when each handed its connector a fresh copy of the whole set.
+  const hub = new Hub({ clock, random, batchInterest: (flush) => void nextTurn().then(flush) });
   const running: RunningSource[] = [];
   // Cluster mode: supervisors publish into the source's stream and the hub is fed from it.
   let cluster: ClusterNode | undefined;

@@ -66,6 +66,11 @@ export interface HubOptions {
   maxQueuedPerSubscriber?: number;
   /** Deliveries per slice before yielding to the event loop. */
   sliceSize?: number;
+  /**
+   * Batches each source's interest changes (see {@link InterestTableOptions.batch}); absent,
+   * every change reaches the sink at once.
+   */
+  batchInterest?: (flush: () => void) => void;
 }
 
 /** Per-source settings of {@link Hub.addSource}. */
@@ -147,6 +152,7 @@ export class Hub {
   readonly #random: () => number;
   readonly #maxQueued: number;
   readonly #sliceSize: number;
+  readonly #batchInterest: ((flush: () => void) => void) | undefined;
   /** Pending deliveries, FIFO across events. */
   #pending: { event: Event; offset: number; targets: [Subscriber, SubscriptionPart][] }[] = [];
   #draining = false;
@@ -157,6 +163,7 @@ export class Hub {
     this.#random = options.random ?? Math.random;
     this.#maxQueued = options.maxQueuedPerSubscriber ?? 1000;
     this.#sliceSize = options.sliceSize ?? 256;
+    this.#batchInterest = options.batchInterest;
   }
 
   /** Declares a source; its history starts afresh with a new epoch. */
@@ -172,6 +179,7 @@ export class Hub {
       interest: new InterestTable({
         clock: this.#clock,
         resumeWindowMs: options.resumeWindowMs ?? 0,
+        ...(this.#batchInterest ? { batch: this.#batchInterest } : {}),
         onChange: (change) => {
           const version = ++channel.version;
           channel.versions.set(change.wanted, version);

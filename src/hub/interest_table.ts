@@ -32,8 +32,15 @@ export interface InterestTableOptions {
   clock: Clock;
   /** How long an item nobody holds stays wanted; 0 drops it at once. */
   resumeWindowMs: number;
-  /** Called after every change of the set of wanted keys. */
+  /** Called after every change of the set of wanted keys (per batch with `batch`). */
   onChange(change: InterestChange): void;
+  /**
+   * Batches changes: called with a flush once changes are pending, it runs the flush later
+   * (the app: after an event-loop turn), and all changes made until then reach `onChange`
+   * as one. Each change hands the sink a copy of the whole set, so a storm of distinct
+   * subscriptions is quadratic without it. Absent: every change is reported at once.
+   */
+  batch?: (flush: () => void) => void;
 }
 
 interface Held {
@@ -50,6 +57,10 @@ export class InterestTable {
   readonly #held = new Map<string, Held>();
   /** The items of `#held`, kept beside it: each change hands out a copy of this map. */
   readonly #items = new Map<string, InterestItem>();
+  /** Keys added and removed since the last reported change (with `batch`). */
+  readonly #added = new Set<string>();
+  readonly #removed = new Set<string>();
+  #flushPending = false;
   #closed = false;
 
   constructor(options: InterestTableOptions) {
@@ -143,6 +154,26 @@ export class InterestTable {
   }
 
   #emit(added: string[], removed: string[]): void {
+    const { batch } = this.#o;
+    if (!batch) {
+      this.#o.onChange({ wanted: this.wanted(), added, removed });
+      return;
+    }
+    // A key added and removed within one batch was never reported: it cancels out.
+    for (const key of added) if (!this.#removed.delete(key)) this.#added.add(key);
+    for (const key of removed) if (!this.#added.delete(key)) this.#removed.add(key);
+    if (this.#flushPending) return;
+    this.#flushPending = true;
+    batch(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushPending = false;
+    if (this.#added.size === 0 && this.#removed.size === 0) return;
+    const added = [...this.#added];
+    const removed = [...this.#removed];
+    this.#added.clear();
+    this.#removed.clear();
     this.#o.onChange({ wanted: this.wanted(), added, removed });
   }
 }

@@ -92,3 +92,36 @@ Deno.test("InterestTable", async (t) => {
     assertEquals(interest.keys(), ["a"]);
   });
 });
+
+Deno.test("InterestTable with batch: one change per batch, and what cancels out is never reported", () => {
+  const clock = new ManualClock();
+  const flushes: (() => void)[] = [];
+  const changes: { wanted: string[]; added: readonly string[]; removed: readonly string[] }[] = [];
+  const interest = new InterestTable({
+    clock,
+    resumeWindowMs: 0,
+    batch: (flush) => flushes.push(flush),
+    onChange: (c) =>
+      changes.push({ wanted: [...c.wanted.keys()], added: c.added, removed: c.removed }),
+  });
+  const C = { key: "c" };
+  interest.acquire([A]);
+  interest.acquire([B]);
+  interest.acquire([C]);
+  interest.release([C]); // added and removed within the batch: never reported
+  assertEquals(interest.keys(), ["a", "b"], "the table itself is current at once");
+  assertEquals(flushes.length, 1, "one flush scheduled for the whole batch");
+  assertEquals(changes, []);
+  flushes.shift()!();
+  assertEquals(changes, [{ wanted: ["a", "b"], added: ["a", "b"], removed: [] }]);
+
+  interest.release([A]);
+  interest.acquire([A]); // removed and added back within the batch: no change at all
+  flushes.shift()!();
+  assertEquals(changes.length, 1, "nothing reached the sink");
+
+  interest.release([B]);
+  flushes.shift()!();
+  assertEquals(changes.at(-1), { wanted: ["a"], added: [], removed: ["b"] });
+  assertEquals(flushes.length, 0);
+});
