@@ -29,7 +29,7 @@ export type Deliver = (payloadText: string, result: Result) => void;
 
 interface Member {
   /** Results for members without `deliver`; for the others it only signals the end. */
-  queue: SubscriberQueue<Result>;
+  queue: SubscriberQueue<Result> | EndSignal;
   deliver: Deliver | undefined;
 }
 
@@ -128,21 +128,30 @@ export class SharedStreams {
   }
 
   #member(key: string, group: Group, deliver: Deliver | undefined): AsyncIterableIterator<Result> {
+    // Assigned below: the closure that reads it comes first.
+    let member: Member;
+    const leave = () => {
+      group.members.delete(member);
+      group.snapshot = undefined;
+      if (group.members.size === 0 && this.#groups.get(key) === group) {
+        this.#groups.delete(key);
+        // Ends the underlying subscription, which releases its upstream interest now.
+        group.source.return?.();
+      }
+    };
+    if (deliver) {
+      member = { queue: new EndSignal(leave), deliver };
+      group.members.add(member);
+      group.snapshot = undefined;
+      return member.queue as EndSignal;
+    }
     const queue: SubscriberQueue<Result> = new SubscriberQueue<Result>({
       maxItems: this.#maxQueued,
       overflowError: () =>
         new RelayError("SLOW_CONSUMER", "Subscriber fell too far behind and was dropped"),
-      onClose: () => {
-        group.members.delete(member);
-        group.snapshot = undefined;
-        if (group.members.size === 0 && this.#groups.get(key) === group) {
-          this.#groups.delete(key);
-          // Ends the underlying subscription, which releases its upstream interest now.
-          group.source.return?.();
-        }
-      },
+      onClose: leave,
     });
-    const member: Member = { queue, deliver };
+    member = { queue, deliver: undefined };
     group.members.add(member);
     group.snapshot = undefined;
     return queue;
@@ -159,7 +168,7 @@ export class SharedStreams {
         const members = group.snapshot ??= [...group.members];
         for (const member of members) {
           if (!member.deliver) {
-            member.queue.push(next.value);
+            (member.queue as SubscriberQueue<Result>).push(next.value);
             continue;
           }
           // A member that left during a yield is skipped; one that joined gets later results.
@@ -185,6 +194,67 @@ export class SharedStreams {
     } finally {
       if (this.#groups.get(key) === group) this.#groups.delete(key);
     }
+  }
+}
+
+/**
+ * What a `deliver` member's subscriber iterates: it yields nothing (its results went to the
+ * socket) and only ends, when the group does or the member leaves. One small object per
+ * subscription, where a queue would carry options, closures and a buffer it never uses.
+ */
+class EndSignal implements AsyncIterableIterator<Result> {
+  #leave: (() => void) | undefined;
+  #waiting: PromiseWithResolvers<IteratorResult<Result>> | undefined;
+  #ended: { error: Error } | { error: undefined } | undefined;
+
+  constructor(leave: () => void) {
+    this.#leave = leave;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** True once it has ended (the pump skips it). */
+  get closed(): boolean {
+    return this.#ended !== undefined;
+  }
+
+  next(): Promise<IteratorResult<Result>> {
+    const ended = this.#ended;
+    if (ended?.error) return Promise.reject(ended.error);
+    if (ended) return Promise.resolve({ value: undefined, done: true });
+    this.#waiting ??= Promise.withResolvers();
+    return this.#waiting.promise;
+  }
+
+  /** Ends it (the group completed, or the subscriber left) and leaves the group. */
+  return(): Promise<IteratorResult<Result>> {
+    this.#end({ error: undefined });
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<Result>> {
+    this.return();
+    return Promise.reject(error);
+  }
+
+  /** Ends it with `error` (the group's source failed). */
+  fail(error: Error): void {
+    this.#end({ error });
+  }
+
+  #end(how: { error: Error } | { error: undefined }): void {
+    if (this.#ended) return;
+    this.#ended = how;
+    const leave = this.#leave;
+    this.#leave = undefined;
+    leave?.();
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (!waiting) return;
+    if (how.error) waiting.reject(how.error);
+    else waiting.resolve({ value: undefined, done: true });
   }
 }
 
