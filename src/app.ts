@@ -285,18 +285,27 @@ export function createApp(deps: AppDeps): App {
     maxStreamsPerKey: server.limits.maxSubscriptionsPerSocket,
     maxBufferedBytes: server.maxBufferedBytes,
     hideSuggestions: !checks.suggestions,
+    observer: metrics.observer,
   });
   const clusterNode = cluster;
+  /** Running subscriptions per root field, over graphql-ws and SSE. */
+  const subscriptionsByField = () => {
+    const counts = ws.subscriptionsByField();
+    for (const [field, n] of sse.subscriptionsByField()) {
+      counts.set(field, (counts.get(field) ?? 0) + n);
+    }
+    return counts;
+  };
   metrics.bind({
     relay,
     running,
     connections: () => ws.stats.open,
-    subscriptionsByField: () => ws.subscriptionsByField(),
+    subscriptionsByField,
     holder: clusterNode && ((source) => clusterNode.holder(source) === clusterNode.nodeId),
   });
   const clientTotals = () => ({
     connections: ws.stats.open,
-    subscriptions: Object.fromEntries(ws.subscriptionsByField()),
+    subscriptions: Object.fromEntries(subscriptionsByField()),
   });
   let page: ReturnType<typeof statusPage> | undefined;
   const handler = createHandler({

@@ -35,7 +35,7 @@ import type { Relay } from "../relay.ts";
 import type { RelayContext } from "./context.ts";
 import { formatErrors } from "./errors.ts";
 import type { SharedStreams } from "./shared_streams.ts";
-import { shareKeyOf } from "./ws_handler.ts";
+import { type DeliveryObserver, shareKeyOf } from "./ws_handler.ts";
 
 /** Options for {@link createSseHandler}. */
 export interface SseHandlerOptions {
@@ -62,6 +62,8 @@ export interface SseHandlerOptions {
   retryMs?: number;
   /** Keep "Did you mean ..." out of execution errors (when introspection is off). */
   hideSuggestions?: boolean;
+  /** Told once per written batch (a shared stream's result, or one unshared frame). */
+  observer?: DeliveryObserver | undefined;
 }
 
 /** Counters the handler keeps. */
@@ -78,6 +80,8 @@ export interface SseHandler {
   readonly stats: SseStats;
   /** Open streams per key (for tests and metrics). */
   streams(key: string): number;
+  /** Open streams per root field (metrics). */
+  subscriptionsByField(): Map<string, number>;
   /** Ends every stream without `complete`, so browsers reconnect (to another instance). */
   closeAll(): void;
 }
@@ -207,7 +211,9 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
   const keepAliveMs = options.keepAliveMs ?? 15_000;
   const retryMs = options.retryMs ?? 1_000;
   const open = new Map<string, number>();
+  const byField = new Map<string, number>();
   const closers = new Set<() => void>();
+  const { observer } = options;
   const stats: SseStats = { open: 0, rateLimited: 0, capped: 0, slowConsumerCloses: 0 };
 
   const handler = (async (req: Request, scope: AccessScope): Promise<Response | undefined> => {
@@ -267,12 +273,22 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
     const shareKey = resumeFrom
       ? undefined
       : shareKeyOf(op, scope, params.operationName, params.query, params.variables);
-    return stream(key, args, shareKey);
+    const root = op.selectionSet.selections[0];
+    const field = root?.kind === Kind.FIELD ? root.name.value : "";
+    return stream(key, args, shareKey, field);
   }) as SseHandler;
 
-  const stream = (key: string, args: ExecutionArgs, shareKey: string | undefined): Response => {
+  const stream = (
+    key: string,
+    args: ExecutionArgs,
+    shareKey: string | undefined,
+    field: string,
+  ): Response => {
     open.set(key, (open.get(key) ?? 0) + 1);
+    byField.set(field, (byField.get(field) ?? 0) + 1);
     stats.open++;
+    const context = args.contextValue as RelayContext;
+    const startedAt = clock.now();
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let ended = false;
     let member: AsyncIterator<CursoredResult> | undefined;
@@ -284,6 +300,8 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
       clock.clearTimeout(keepAlive!);
       open.set(key, (open.get(key) ?? 1) - 1);
       if (open.get(key) === 0) open.delete(key);
+      byField.set(field, (byField.get(field) ?? 1) - 1);
+      if (byField.get(field) === 0) byField.delete(field);
       stats.open--;
       member?.return?.();
       try {
@@ -318,9 +336,13 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
     };
     const run = async () => {
       const start = () => subscribeWithCursors(args);
-      const started = shareKey === undefined
-        ? await start()
-        : await options.shared.join(`sse:${shareKey}`, start, (text, value) => send(value, text));
+      const started = shareKey === undefined ? await start() : await options.shared.join(
+        `sse:${shareKey}`,
+        start,
+        (text, value) => send(value, text),
+        // The group's starter executes, so its context holds each result's event.
+        observer && ((n) => context.lastEvent && observer.delivered(context.lastEvent, n, true)),
+      );
       if (!(Symbol.asyncIterator in started)) {
         send(started as ExecutionResult);
         return end(true);
@@ -331,6 +353,10 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
         const step = await member.next();
         if (step.done) break;
         send(step.value);
+        const event = context.lastEvent;
+        if (observer && event) {
+          observer.delivered(event, 1, Date.parse(event.receivedAt) >= startedAt);
+        }
       }
       end(true);
     };
@@ -362,6 +388,7 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
   Object.defineProperties(handler, {
     stats: { value: stats },
     streams: { value: (key: string) => open.get(key) ?? 0 },
+    subscriptionsByField: { value: () => new Map(byField) },
     closeAll: { value: () => [...closers].forEach((close) => close()) },
   });
   return handler;

@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertGreater, assertStringIncludes } from "@std/assert";
 import { createDrpSimulator } from "../../src/simulators/drp/simulator.ts";
 import { connectClient } from "../helpers/gql_client.ts";
+import { openSse } from "../helpers/sse_client.ts";
 import { type Family, parsePrometheusText, sampleValue } from "../helpers/prometheus.ts";
 import { startRelay, waitFor } from "../helpers/relay.ts";
 
@@ -176,6 +177,45 @@ Deno.test("metrics: every family, counters that move, no secret", async (t) => {
     }
     assert(!relay.logs.some((l) => l.includes(METRICS_TOKEN)), "a log line holds the token");
   });
+});
+
+Deno.test("metrics: SSE streams count as subscriptions and deliveries, shared or resumed", async () => {
+  await using sim = createDrpSimulator();
+  await sim.start();
+  await using relay = await startRelay([sim.sourceConfig("lab")]);
+  const read = async () => {
+    const res = await scrape(`${relay.origin}/metrics`);
+    assertEquals(res.status, 200, res.text);
+    return parsePrometheusText(res.text);
+  };
+  const query = `subscription { drpEvents(type: "machines") { id key } }`;
+  await using a = await openSse(relay.httpUrl, query);
+  await using b = await openSse(relay.httpUrl, query);
+  await waitFor(() => relay.app.ws.shared.memberCount === 2, "two SSE members");
+  await waitFor(() => sim.sessions().some((s) => s.filters.includes("machines.*.*")), "register");
+  assertEquals(sampleValue(await read(), "relay_client_subscriptions", { field: "drpEvents" }), 2);
+  for (let i = 0; i < 3; i++) {
+    sim.emit({ Type: "machines", Action: "update", Key: `s-${i}`, Object: { Name: `s${i}` } });
+  }
+  await a.waitForCount(3);
+  await b.waitForCount(3);
+  const shared = await read();
+  assertEquals(sampleValue(shared, "relay_deliveries_total", { source: "lab" }), 6);
+  assertEquals(sampleValue(shared, "relay_delivery_lag_seconds_count"), 3);
+  // Last-Event-ID resumes: an unshared stream, its replayed event counted but not as lag.
+  await using resumed = await openSse(relay.httpUrl, query, {}, {
+    "last-event-id": a.frames.find((f) => f.event === "next")!.id!,
+  });
+  await resumed.waitForCount(2);
+  const after = await read();
+  assertEquals(sampleValue(after, "relay_client_subscriptions", { field: "drpEvents" }), 3);
+  assertEquals(sampleValue(after, "relay_deliveries_total", { source: "lab" }), 8);
+  assertEquals(sampleValue(after, "relay_delivery_lag_seconds_count"), 3);
+  await a.close();
+  await b.close();
+  await resumed.close();
+  await waitFor(() => relay.app.sse.stats.open === 0, "streams closed");
+  assertEquals((await read()).get("relay_client_subscriptions")!.samples, []);
 });
 
 Deno.test("metrics: token and loopback rules", async (t) => {
