@@ -94,6 +94,39 @@ restartTest(
   },
 );
 
+const FOLLOW_ALL = `subscription FollowAll($after: ID) {
+  events(sources: ["lab"], types: ["machines"], after: $after) { cursor key }
+}`;
+
+restartTest(
+  "the resuming helper on events: its composite cursor resumes the cut and the restart exactly",
+  async (redis) => {
+    const figures = await runReconnectScenario(({ wsUrl }) => {
+      const client = createResumingClient({ url: wsUrl, retryWait: quickRetry });
+      const keys: string[] = [];
+      const errors: unknown[] = [];
+      const stop = client.subscribe<{ events: { cursor: string; key: string } }>(
+        { query: FOLLOW_ALL },
+        {
+          next: (r) => r.data && keys.push(r.data.events.key),
+          error: (e) => errors.push(e),
+          complete: () => {},
+        },
+      );
+      return Promise.resolve({
+        keys,
+        close: async () => {
+          stop();
+          await client.dispose();
+          assertEquals(errors, []);
+        },
+      });
+    }, { restart: redis });
+    report("graphql-ws (client/mod.ts) on events", figures);
+    assertExact(figures);
+  },
+);
+
 Deno.test("plain graphql-ws re-sends its first payload: the same cuts lose events", async () => {
   const figures = await runReconnectScenario(({ wsUrl }) => {
     const client = createClient({ url: wsUrl, retryWait: quickRetry, shouldRetry: () => true });
