@@ -20,7 +20,7 @@
  */
 import { type AccessScope, OPEN_SCOPE, scopeKey } from "../model/access.ts";
 import type { Clock } from "../platform/clock.ts";
-import { RateLimiter } from "./rate_limiter.ts";
+import { RateLimiter, refilled } from "./rate_limiter.ts";
 
 /** The limits admission applies (from `server.limits`). */
 export interface AdmissionLimits {
@@ -141,11 +141,6 @@ export class Admission {
     return this.#perAddress.take(remote ?? "unknown");
   }
 
-  /** A subscription of scope `key` started. @internal */
-  keyedStarted(key: string): void {
-    this.#started(key);
-  }
-
   /** A subscription of scope `key` ended; see {@link ConnectionAdmission.ended}. @internal */
   keyedEnded(key: string, connectionClosed: boolean): void {
     const entry = this.#entry(key);
@@ -172,13 +167,21 @@ export class Admission {
       entry.highAt = now;
     }
     const capacity = this.#limits.subscriptionBurst + entry.high;
-    const added = ((now - entry.at) / 60_000) * this.#limits.subscriptionsPerMinute;
-    entry.tokens = Math.min(capacity, entry.tokens + added);
+    entry.tokens = refilled(
+      entry.tokens,
+      entry.at,
+      now,
+      this.#limits.subscriptionsPerMinute,
+      capacity,
+    );
     entry.at = now;
   }
 
-  /** Counts a started subscription towards the scope's high-water (its extra capacity). */
-  #started(key: string): void {
+  /**
+   * A subscription of scope `key` started: it counts towards the scope's high-water (its
+   * extra capacity). @internal
+   */
+  keyedStarted(key: string): void {
     const entry = this.#entry(key);
     const now = this.#clock.now();
     this.#refill(entry, now);
@@ -254,10 +257,7 @@ class AnonymousConnection implements ConnectionAdmission {
     const { subscriptionsPerMinute, maxSubscriptionsPerSocket } = owner.limits;
     const now = this.#clock.now();
     const burst = 2 * maxSubscriptionsPerSocket;
-    this.#tokens = Math.min(
-      burst,
-      this.#tokens + ((now - this.#at) / 60_000) * subscriptionsPerMinute,
-    );
+    this.#tokens = refilled(this.#tokens, this.#at, now, subscriptionsPerMinute, burst);
     this.#at = now;
     if (this.#tokens < 1) {
       return owner.refuse(

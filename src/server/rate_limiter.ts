@@ -14,6 +14,20 @@ export interface RateLimit {
   burst: number;
 }
 
+/**
+ * A bucket's tokens after refilling from `since` to `now` at `perMinute`, capped at
+ * `capacity`: the one refill rule of every bucket here and in admission.
+ */
+export function refilled(
+  tokens: number,
+  since: number,
+  now: number,
+  perMinute: number,
+  capacity: number,
+): number {
+  return Math.min(capacity, tokens + ((now - since) / 60_000) * perMinute);
+}
+
 /** Buckets beyond which full (idle) ones are forgotten. */
 const PRUNE_ABOVE = 10_000;
 
@@ -38,7 +52,7 @@ export class RateLimiter {
     const { perMinute, burst } = this.#limit;
     const now = this.#clock.now();
     const bucket = this.#buckets.get(key) ?? { tokens: burst, at: now };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 60_000) * perMinute);
+    bucket.tokens = refilled(bucket.tokens, bucket.at, now, perMinute, burst);
     bucket.at = now;
     this.#buckets.set(key, bucket);
     if (this.#buckets.size > PRUNE_ABOVE) this.#prune(now);
@@ -51,7 +65,7 @@ export class RateLimiter {
     // Full buckets carry no state worth keeping.
     const { perMinute, burst } = this.#limit;
     for (const [key, b] of this.#buckets) {
-      if (b.tokens + ((now - b.at) / 60_000) * perMinute >= burst) this.#buckets.delete(key);
+      if (refilled(b.tokens, b.at, now, perMinute, burst) >= burst) this.#buckets.delete(key);
     }
   }
 }
