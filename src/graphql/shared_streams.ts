@@ -27,11 +27,10 @@ type Started = AsyncIterable<Result> | Result;
  */
 export type Deliver = (payloadText: string, result: Result) => void;
 
-interface Member {
-  /** Results for members without `deliver`; for the others it only signals the end. */
-  queue: SubscriberQueue<Result> | EndSignal;
-  deliver: Deliver | undefined;
-}
+/** A member takes results from its queue, or as text through `deliver` (then it only ends). */
+type Member =
+  | { queue: SubscriberQueue<Result>; deliver: undefined }
+  | { queue: EndSignal; deliver: Deliver };
 
 /** Called once per result fanned out, with how many members it went to (metrics). */
 export type OnBatch = (members: number) => void;
@@ -128,8 +127,6 @@ export class SharedStreams {
   }
 
   #member(key: string, group: Group, deliver: Deliver | undefined): AsyncIterableIterator<Result> {
-    // Assigned below: the closure that reads it comes first.
-    let member: Member;
     const leave = () => {
       group.members.delete(member);
       group.snapshot = undefined;
@@ -139,22 +136,18 @@ export class SharedStreams {
         group.source.return?.();
       }
     };
-    if (deliver) {
-      member = { queue: new EndSignal(leave), deliver };
-      group.members.add(member);
-      group.snapshot = undefined;
-      return member.queue as EndSignal;
-    }
-    const queue: SubscriberQueue<Result> = new SubscriberQueue<Result>({
-      maxItems: this.#maxQueued,
-      overflowError: () =>
-        new RelayError("SLOW_CONSUMER", "Subscriber fell too far behind and was dropped"),
-      onClose: leave,
-    });
-    member = { queue, deliver: undefined };
+    const member: Member = deliver ? { queue: new EndSignal(leave), deliver } : {
+      queue: new SubscriberQueue<Result>({
+        maxItems: this.#maxQueued,
+        overflowError: () =>
+          new RelayError("SLOW_CONSUMER", "Subscriber fell too far behind and was dropped"),
+        onClose: leave,
+      }),
+      deliver: undefined,
+    };
     group.members.add(member);
     group.snapshot = undefined;
-    return queue;
+    return member.queue;
   }
 
   async #pump(key: string, group: Group): Promise<void> {
@@ -168,7 +161,7 @@ export class SharedStreams {
         const members = group.snapshot ??= [...group.members];
         for (const member of members) {
           if (!member.deliver) {
-            (member.queue as SubscriberQueue<Result>).push(next.value);
+            member.queue.push(next.value);
             continue;
           }
           // A member that left during a yield is skipped; one that joined gets later results.
@@ -205,7 +198,8 @@ export class SharedStreams {
 class EndSignal implements AsyncIterableIterator<Result> {
   #leave: (() => void) | undefined;
   #waiting: PromiseWithResolvers<IteratorResult<Result>> | undefined;
-  #ended: { error: Error } | { error: undefined } | undefined;
+  #ended = false;
+  #error: Error | undefined;
 
   constructor(leave: () => void) {
     this.#leave = leave;
@@ -217,20 +211,19 @@ class EndSignal implements AsyncIterableIterator<Result> {
 
   /** True once it has ended (the pump skips it). */
   get closed(): boolean {
-    return this.#ended !== undefined;
+    return this.#ended;
   }
 
   next(): Promise<IteratorResult<Result>> {
-    const ended = this.#ended;
-    if (ended?.error) return Promise.reject(ended.error);
-    if (ended) return Promise.resolve({ value: undefined, done: true });
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
     this.#waiting ??= Promise.withResolvers();
     return this.#waiting.promise;
   }
 
   /** Ends it (the group completed, or the subscriber left) and leaves the group. */
   return(): Promise<IteratorResult<Result>> {
-    this.#end({ error: undefined });
+    this.#end(undefined);
     return Promise.resolve({ value: undefined, done: true });
   }
 
@@ -241,19 +234,20 @@ class EndSignal implements AsyncIterableIterator<Result> {
 
   /** Ends it with `error` (the group's source failed). */
   fail(error: Error): void {
-    this.#end({ error });
+    this.#end(error);
   }
 
-  #end(how: { error: Error } | { error: undefined }): void {
+  #end(error: Error | undefined): void {
     if (this.#ended) return;
-    this.#ended = how;
+    this.#ended = true;
+    this.#error = error;
     const leave = this.#leave;
     this.#leave = undefined;
     leave?.();
     const waiting = this.#waiting;
     this.#waiting = undefined;
     if (!waiting) return;
-    if (how.error) waiting.reject(how.error);
+    if (error) waiting.reject(error);
     else waiting.resolve({ value: undefined, done: true });
   }
 }
