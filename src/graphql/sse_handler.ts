@@ -35,7 +35,8 @@ import type { Relay } from "../relay.ts";
 import type { RelayContext } from "./context.ts";
 import { formatErrors } from "./errors.ts";
 import type { SharedStreams } from "./shared_streams.ts";
-import { type DeliveryObserver, shareKeyOf } from "./ws_handler.ts";
+import { countBatches, countFrame, type DeliveryObserver } from "./delivery_observer.ts";
+import { shareKeyOf } from "./ws_handler.ts";
 
 /** Options for {@link createSseHandler}. */
 export interface SseHandlerOptions {
@@ -340,8 +341,7 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
         `sse:${shareKey}`,
         start,
         (text, value) => send(value, text),
-        // The group's starter executes, so its context holds each result's event.
-        observer && ((n) => context.lastEvent && observer.delivered(context.lastEvent, n, true)),
+        countBatches(observer, context),
       );
       if (!(Symbol.asyncIterator in started)) {
         send(started as ExecutionResult);
@@ -353,10 +353,7 @@ export function createSseHandler(options: SseHandlerOptions): SseHandler {
         const step = await member.next();
         if (step.done) break;
         send(step.value);
-        const event = context.lastEvent;
-        if (observer && event) {
-          observer.delivered(event, 1, Date.parse(event.receivedAt) >= startedAt);
-        }
+        countFrame(observer, context, startedAt);
       }
       end(true);
     };

@@ -27,12 +27,12 @@ import {
   stringifyMessage,
 } from "graphql-ws";
 import { type AccessScope, OPEN_SCOPE, scopeKey } from "../model/access.ts";
-import type { Event } from "../model/event.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Logger } from "../platform/log.ts";
 import type { Relay } from "../relay.ts";
 import { type Authenticator, bearer } from "../server/auth.ts";
 import type { RelayContext } from "./context.ts";
+import { countBatches, countFrame, type DeliveryObserver } from "./delivery_observer.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { formatErrors } from "./errors.ts";
 import type { Admission, ConnectionAdmission } from "../server/admission.ts";
@@ -69,17 +69,6 @@ export interface WsHandlerOptions {
   admission: Admission;
   /** Told once per written batch and per closed socket (metrics); optional. */
   observer?: DeliveryObserver | undefined;
-}
-
-/** What delivery metrics are told; every call is per batch, never per socket write. */
-export interface DeliveryObserver {
-  /**
-   * `count` next messages carrying `event` were written to client sockets; `live` is false
-   * for replayed events (`after:`), whose age is not delivery lag.
-   */
-  delivered(event: Event, count: number, live: boolean): void;
-  /** A client socket closed with `code`. */
-  closed(code: number): void;
 }
 
 interface Extra {
@@ -255,24 +244,19 @@ export function createWsHandler(options: WsHandlerOptions): WsHandler {
         shareKey,
         () => subscribe(args),
         deliver,
-        observer && ((n) => context.lastEvent && observer.delivered(context.lastEvent, n, true)),
+        countBatches(observer, context),
       );
       if (!counted || !isAsyncIterable(started)) return started;
       counted.started();
       const socket = context.socket;
       const tracked = onEnd(started, () => counted.ended(socket.readyState !== WebSocket.OPEN));
-      if (field !== undefined) {
-        fieldOf.set(started, field);
-        fieldOf.set(tracked, field);
-      }
+      if (field !== undefined) fieldOf.set(tracked, field);
       return tracked;
     },
     // Only unshared operations reach here: shared streams write their frames themselves.
     onNext: observer && ((_ctx, _id, _payload, args) => {
-      const { lastEvent, startedAt } = args.contextValue as WsContext;
-      if (lastEvent) {
-        observer.delivered(lastEvent, 1, Date.parse(lastEvent.receivedAt) >= startedAt);
-      }
+      const context = args.contextValue as WsContext;
+      countFrame(observer, context, context.startedAt);
     }),
     onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
   });

@@ -15,7 +15,7 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { DeliveryObserver } from "../graphql/ws_handler.ts";
+import type { DeliveryObserver } from "../graphql/delivery_observer.ts";
 import type { Event } from "../model/event.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Relay, RunningSource } from "../relay.ts";
