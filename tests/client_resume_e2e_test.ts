@@ -64,12 +64,18 @@ function assertExact(f: ReconnectFigures): void {
   assertEquals(f.restarts, withRedis ? 1 : 0, "the relay was restarted mid-stream");
 }
 
-function helperClient(wsUrl: string): ScenarioClient {
+/** The resuming helper following `query`; `keyOf` reads the event key of a result. */
+function helperClient(
+  wsUrl: string,
+  query = FOLLOW,
+  variables: Record<string, unknown> = { type: "machines" },
+  keyOf = (data: Record<string, unknown>) => (data as Row).drpEvents.key,
+): ScenarioClient {
   const client = createResumingClient({ url: wsUrl, retryWait: quickRetry });
   const keys: string[] = [];
   const errors: unknown[] = [];
-  const stop = client.subscribe<Row>({ query: FOLLOW, variables: { type: "machines" } }, {
-    next: (r) => r.data && keys.push(r.data.drpEvents.key),
+  const stop = client.subscribe<Record<string, unknown>>({ query, variables }, {
+    next: (r) => r.data && keys.push(keyOf(r.data)),
     error: (e) => errors.push(e),
     complete: () => {},
   });
@@ -97,31 +103,18 @@ restartTest(
 const FOLLOW_ALL = `subscription FollowAll($after: ID) {
   events(sources: ["lab"], types: ["machines"], after: $after) { cursor key }
 }`;
+type EventsRow = { events: { cursor: string; key: string } };
 
 restartTest(
   "the resuming helper on events: its composite cursor resumes the cut and the restart exactly",
   async (redis) => {
-    const figures = await runReconnectScenario(({ wsUrl }) => {
-      const client = createResumingClient({ url: wsUrl, retryWait: quickRetry });
-      const keys: string[] = [];
-      const errors: unknown[] = [];
-      const stop = client.subscribe<{ events: { cursor: string; key: string } }>(
-        { query: FOLLOW_ALL },
-        {
-          next: (r) => r.data && keys.push(r.data.events.key),
-          error: (e) => errors.push(e),
-          complete: () => {},
-        },
-      );
-      return Promise.resolve({
-        keys,
-        close: async () => {
-          stop();
-          await client.dispose();
-          assertEquals(errors, []);
-        },
-      });
-    }, { restart: redis });
+    const figures = await runReconnectScenario(
+      ({ wsUrl }) =>
+        Promise.resolve(
+          helperClient(wsUrl, FOLLOW_ALL, {}, (data) => (data as EventsRow).events.key),
+        ),
+      { restart: redis },
+    );
     report("graphql-ws (client/mod.ts) on events", figures);
     assertExact(figures);
   },

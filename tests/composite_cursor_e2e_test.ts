@@ -15,6 +15,10 @@ const SUB = `subscription($after: ID) {
   events(sources: ["drp", "pbx", "users"], after: $after) { id cursor source }
 }`;
 type Row = { events: { id: string; cursor: string; source: string } };
+/** The two-source stream of the expiry tests. */
+const Q = `subscription($after: ID) {
+  events(sources: ["drp", "pbx"], after: $after) { id cursor source }
+}`;
 
 const PER_VENDOR = 60;
 
@@ -106,9 +110,6 @@ Deno.test("events(after:) with a composite cursor fails with CURSOR_EXPIRED nami
     { ...drp.sourceConfig("drp"), history: 5 },
     pbx.sourceConfig("pbx"),
   ], { logLevel: "error" });
-  const Q = `subscription($after: ID) {
-    events(sources: ["drp", "pbx"], after: $after) { id cursor source }
-  }`;
   await using client = connectClient(relay.wsUrl);
   const live = client.subscribe<{ events: Row["events"] }>(Q);
   await waitFor(
@@ -145,9 +146,6 @@ Deno.test("events(after:) with a composite cursor: a source that lost its upstre
     { ...drp.sourceConfig("drp"), reconnect: { baseMs: 20, maxMs: 50, stableMs: 60_000 } },
     pbx.sourceConfig("pbx"),
   ], { logLevel: "error" });
-  const Q = `subscription($after: ID) {
-    events(sources: ["drp", "pbx"], after: $after) { id cursor source }
-  }`;
   await using client = connectClient(relay.wsUrl);
   const live = client.subscribe<{ events: Row["events"] }>(Q);
   await waitFor(

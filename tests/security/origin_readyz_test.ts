@@ -17,17 +17,25 @@ async function config(server: Record<string, unknown> = {}) {
 
 const query = JSON.stringify({ query: "{ sources { name } }" });
 
+/** A keyed POST to `relay` with the given Host and Origin headers; its port and GraphQL path. */
+function asker(relay: { origin: string; httpUrl: string }) {
+  const path = new URL(relay.httpUrl).pathname;
+  return {
+    port: new URL(relay.origin).port,
+    path,
+    ask: (host: string, origin: string) =>
+      rawHttp(relay.origin, "POST", path, {
+        host,
+        origin,
+        "content-type": "application/json",
+        authorization: `Bearer ${KEY}`,
+      }, query),
+  };
+}
+
 Deno.test("same-origin comes from configuration, not from Host", async (t) => {
   await using relay = await startRelay([], { config: await config() });
-  const port = new URL(relay.origin).port;
-  const path = new URL(relay.httpUrl).pathname;
-  const ask = (host: string, origin: string) =>
-    rawHttp(relay.origin, "POST", path, {
-      host,
-      origin,
-      "content-type": "application/json",
-      authorization: `Bearer ${KEY}`,
-    }, query);
+  const { port, path, ask } = asker(relay);
 
   await t.step("DNS rebinding (Origin and Host both evil.example): 403", async () => {
     const r = await ask(`evil.example:${port}`, `http://evil.example:${port}`);
@@ -58,15 +66,7 @@ Deno.test("publicOrigin: its pages are same-origin, loopback names no longer are
   await using relay = await startRelay([], {
     config: await config({ publicOrigin: "https://relay.example.com/" }),
   });
-  const port = new URL(relay.origin).port;
-  const path = new URL(relay.httpUrl).pathname;
-  const ask = (host: string, origin: string) =>
-    rawHttp(relay.origin, "POST", path, {
-      host,
-      origin,
-      "content-type": "application/json",
-      authorization: `Bearer ${KEY}`,
-    }, query);
+  const { port, ask } = asker(relay);
   assertEquals((await ask("relay.example.com", "https://relay.example.com")).status, 200);
   assertEquals((await ask(`localhost:${port}`, `http://localhost:${port}`)).status, 403);
 });
